@@ -1,0 +1,283 @@
+"""One pass of one stream: reconcile, retry quarantine, pull → map → decide → push → checkpoint.
+
+The rules are DESIGN.md §4. In short:
+
+* Decide with the link table: unchanged payload hash → skip, with no request; linked →
+  update; not linked → the target's match (external key, then natural key); one match →
+  link; none → create; several → quarantine as ambiguous. Never create blind.
+* Writes are recorded as pending (committed) before they are sent, and cleared in the same
+  transaction that records their outcome. A pending write left by a crash is reconciled by
+  looking the idempotency key up in the target before anything else happens.
+* Records are buffered across source pages until a full target batch is ready; then the batch
+  is pushed and everything it touched is checkpointed in one transaction: links, audit rows,
+  quarantine rows, cleared pending writes and the stream's resume cursor. The watermark moves
+  only when a scan completes, so it never passes a record that was neither pushed nor
+  quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from mlconnector.engine.stream import Counts, Mapped, SourcePage, Stream, Write, WriteResult
+from mlconnector.errors import MlconnectorError, RecordError
+from mlconnector.redact import scrub
+
+log = logging.getLogger("mlconnector.engine")
+
+# Flush the buffer at this many decided records even when few of them need a write, so skips
+# and quarantines are checkpointed regularly on a long idle scan.
+MAX_BUFFERED_RECORDS = 2000
+# A dry run lists at most this many planned actions (the counts are always complete).
+MAX_PLANNED = 5000
+
+
+@dataclass
+class Decision:
+    source_key: str
+    action: str  # create | update | link | skip | quarantine
+    row: dict | None = None
+    mapped: Mapped | None = None
+    target_id: str | None = None
+    message: str = ""
+    write: Write | None = None
+    result: WriteResult | None = None
+    pending_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    stream: str
+    source_key: str
+    action: str
+    target: str
+    message: str
+
+
+@dataclass
+class StreamReport:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    planned: list[PlannedAction] = field(default_factory=list)
+
+
+class StreamPass:
+    def __init__(
+        self,
+        *,
+        state,
+        pair: str,
+        stream: Stream,
+        run_id: int | None,
+        dry_run: bool,
+        report: StreamReport,
+        on_progress: Callable[[StreamReport], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.pair = pair
+        self.stream = stream
+        self.target = stream.target
+        self.run_id = run_id
+        self.dry_run = dry_run
+        self.report = report
+        self.on_progress = on_progress or (lambda report: None)
+        self._seen: set[str] = set()
+        self._claimed: set[str] | None = None
+
+    # -- the pass ---------------------------------------------------------------------
+
+    def run(self, *, full: bool = False) -> None:
+        self.reconcile_pending()
+        self.retry_quarantine()
+        mark = self.state.get_watermark(self.pair, self.stream.name)
+        watermark = None if full else mark.value
+        cursor = None if full else mark.cursor
+        buffered: list[Decision] = []
+        for page in self.stream.scan(watermark=watermark, cursor=cursor):
+            buffered.extend(self.decide(page.rows))
+            writes = sum(1 for d in buffered if d.write is not None)
+            if page.done or writes >= self.target.batch_size or len(buffered) >= MAX_BUFFERED_RECORDS:
+                self.push_and_checkpoint(buffered, page)
+                buffered = []
+
+    def reconcile_pending(self) -> None:
+        """Settle writes a crashed run sent without recording their outcome (DESIGN.md §4.7)."""
+        if self.dry_run:
+            return
+        pending = self.state.pending(self.pair, self.stream.name)
+        if not pending:
+            return
+        log.info("%s/%s: reconciling %d writes left pending by an interrupted run",
+                 self.pair, self.stream.name, len(pending))
+        for write in pending:
+            target_id = self.target.find(write.idempotency_key)
+            with self.state.transaction():
+                if target_id:
+                    self._link(write.source_key, target_id, payload_hash=None)
+                    self._audit(write.source_key, "link", target_id,
+                                "found in the target after an interrupted run; will be brought up to date")
+                    self.report.counts.add("link")
+                self.state.clear_pending([write.id])
+
+    def retry_quarantine(self) -> None:
+        """Read every quarantined record again and put it through the pass."""
+        rows: list[dict] = []
+        gone: list[Decision] = []
+        for held in self.state.quarantined(self.pair, self.stream.name):
+            row = self.stream.fetch(held.source_key)
+            if row is None:
+                gone.append(Decision(held.source_key, "quarantine", row=held.payload,
+                                     message=f"{self.stream.noun} {held.source_key} no longer exists in the source; "
+                                     "discard it with `mlconnector quarantine discard`"))
+                self._seen.add(held.source_key)
+            else:
+                rows.append(row)
+        decisions = gone + self.decide(rows)
+        if decisions:
+            self.push_and_checkpoint(decisions, page=None)
+
+    # -- deciding ---------------------------------------------------------------------
+
+    def decide(self, rows: list[dict]) -> list[Decision]:
+        keyed: list[tuple[str, dict]] = []
+        for row in rows:
+            key = self.stream.source_key(row)
+            if key in self._seen:
+                continue  # rows shift between pages while a scan runs; handle each once
+            self._seen.add(key)
+            keyed.append((key, row))
+        links = self.state.links_for(self.pair, self.stream.name, [k for k, _ in keyed])
+        decisions = []
+        for key, row in keyed:
+            try:
+                mapped = self.stream.map(row)
+            except RecordError as exc:
+                decisions.append(Decision(key, "quarantine", row=row, message=str(exc)))
+                continue
+            decisions.append(self._decide_one(key, row, mapped, links.get(key)))
+        return decisions
+
+    def _decide_one(self, key: str, row: dict, mapped: Mapped, link) -> Decision:
+        idem = self.target.idempotency_key(key)
+        note = "; ".join(mapped.warnings)
+        if link is not None:
+            if link.payload_hash == mapped.payload_hash:
+                return Decision(key, "skip", row=row, mapped=mapped, target_id=link.target_id, message="unchanged")
+            return Decision(key, "update", row=row, mapped=mapped, target_id=link.target_id, message=note,
+                            write=Write(key, idem, link.target_id, mapped.payload))
+        match = self.target.match(key, mapped, claimed=self.claimed)
+        if match.ambiguous:
+            names = ", ".join(self.target.describe(c) for c in match.candidates)
+            return Decision(
+                key, "quarantine", row=row, mapped=mapped,
+                message=f"{self.stream.noun} {key} ({mapped.label}) matches {len(match.candidates)} target records "
+                f"by name: {names}. Link the right one with "
+                f"`mlconnector mappings link {self.stream.name.rstrip('s')} {key} <target-id>`",
+            )
+        if match.target_id:
+            self.claimed.add(match.target_id)
+            message = f"matched by {match.how}" + (f"; {note}" if note else "")
+            return Decision(key, "link", row=row, mapped=mapped, target_id=match.target_id, message=message,
+                            write=Write(key, idem, match.target_id, mapped.payload))
+        return Decision(key, "create", row=row, mapped=mapped, message=note,
+                        write=Write(key, idem, None, mapped.payload))
+
+    @property
+    def claimed(self) -> set[str]:
+        """Target ids linked to some source record: a name match never takes them."""
+        if self._claimed is None:
+            self._claimed = {link.target_id for link in self.state.links(self.pair, self.stream.name)}
+        return self._claimed
+
+    # -- pushing and checkpointing ----------------------------------------------------
+
+    def push_and_checkpoint(self, decisions: list[Decision], page: SourcePage | None) -> None:
+        writes = [d for d in decisions if d.write is not None]
+        if self.dry_run:
+            self._plan(decisions)
+            return
+        for start in range(0, len(writes), self.target.batch_size):
+            self._push(writes[start:start + self.target.batch_size])
+        with self.state.transaction():
+            for decision in decisions:
+                self._record(decision)
+            if page is not None:
+                if page.done:
+                    self.state.set_watermark(self.pair, self.stream.name, page.watermark)
+                    self.state.set_cursor(self.pair, self.stream.name, None)
+                else:
+                    self.state.set_cursor(self.pair, self.stream.name, page.cursor)
+        self.on_progress(self.report)
+
+    def _push(self, batch: list[Decision]) -> None:
+        pending_ids = self.state.add_pending_many([
+            dict(pair=self.pair, stream=self.stream.name, source_key=d.source_key,
+                 idempotency_key=d.write.idempotency_key, operation=d.action, run_id=self.run_id)
+            for d in batch
+        ])
+        try:
+            results = self.target.write([d.write for d in batch])
+        except MlconnectorError as exc:
+            # The outcome is unknown: the pending rows stay for the next run to reconcile.
+            with self.state.transaction():
+                for d in batch:
+                    self._audit(d.source_key, "fail", d.target_id, f"write not confirmed: {exc.message}")
+            raise
+        for decision, pending_id in zip(batch, pending_ids):
+            decision.result = results.get(decision.source_key) or WriteResult(error="no outcome reported")
+            decision.pending_id = pending_id
+
+    def _record(self, d: Decision) -> None:
+        name = self.stream.name
+        if d.action == "skip":
+            self._audit(d.source_key, "skip", d.target_id, d.message)
+            self._release(d.source_key)
+        elif d.action == "quarantine" or (d.result and d.result.error):
+            reason = d.message if d.action == "quarantine" else f"{self.stream.noun} {d.source_key}: {d.result.error}"
+            self.state.quarantine(self.pair, name, d.source_key, payload=d.row or {}, reason=reason,
+                                  run_id=self.run_id)
+            self._audit(d.source_key, "quarantine", d.target_id, reason)
+            self.report.counts.add("quarantine")
+        else:
+            target_id = d.result.target_id if d.result else d.target_id
+            self._link(d.source_key, target_id, payload_hash=d.mapped.payload_hash)
+            self._release(d.source_key)
+            self._audit(d.source_key, d.action, target_id, d.message)
+        if d.action == "skip":
+            self.report.counts.add("skip")
+        elif d.result and not d.result.error:
+            self.report.counts.add(d.action)
+        if d.pending_id is not None:
+            self.state.clear_pending([d.pending_id])
+
+    def _link(self, source_key: str, target_id: str, *, payload_hash: str | None) -> None:
+        """Link, first dropping a link that ties this target record to another source record.
+
+        That only happens when the target says otherwise (the record carries our key for
+        ``source_key``); the target's word wins.
+        """
+        other = self.state.link_for_target(self.pair, self.stream.name, target_id)
+        if other is not None and other.source_key != source_key:
+            self.state.delete_link(self.pair, self.stream.name, other.source_key)
+            self._audit(other.source_key, "unlink", target_id,
+                        f"target {target_id} carries the key of {source_key}; link moved")
+        self.state.upsert_link(self.pair, self.stream.name, source_key, target_id, payload_hash)
+
+    def _release(self, source_key: str) -> None:
+        self.state.release(self.pair, self.stream.name, source_key)
+
+    def _audit(self, source_key: str, action: str, target_id: str | None, message: str) -> None:
+        if self.run_id is None:
+            return
+        self.state.add_audit(self.run_id, self.pair, self.stream.name, source_key, action,
+                             target_id=target_id, message=scrub(message) if message else None)
+
+    def _plan(self, decisions: Iterable[Decision]) -> None:
+        for d in decisions:
+            self.report.counts.add(d.action)
+            if len(self.report.planned) < MAX_PLANNED:
+                target = self.target.describe(d.target_id) if d.target_id else ("new" if d.action == "create" else "")
+                self.report.planned.append(PlannedAction(self.stream.name, d.source_key, d.action, target, d.message))
+        self.on_progress(self.report)

@@ -1,0 +1,197 @@
+"""The shared HTTP layer: one way to build an httpx client, retry, and log with redaction.
+
+Every system client builds its ``httpx.Client`` here, so timeouts, TLS, the user agent and
+request logging are the same everywhere. Retries of transient failures (timeouts, resets,
+5xx) use capped exponential backoff with jitter; a system client decides which answers are
+transient by raising :class:`Transient` from its attempt function.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import tenacity
+
+from mlconnector import __version__
+from mlconnector.errors import UnreachableError
+from mlconnector.redact import scrub
+
+log = logging.getLogger("mlconnector.http")
+
+USER_AGENT = f"mlconnector/{__version__} (+https://mlconnector.dev)"
+DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=4)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long transient failures are retried.
+
+    ``attempts`` counts the first try. The wait before retry n is exponential from
+    ``initial`` seconds, capped at ``cap``, with up to ``jitter`` seconds of jitter, and never
+    shorter than a wait the server asked for (``Retry-After``).
+    """
+
+    attempts: int = 6
+    initial: float = 0.5
+    cap: float = 30.0
+    jitter: float = 1.0
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class Transient(Exception):
+    """Raised by an attempt function: this failure may pass; retry after ``wait`` at least."""
+
+    def __init__(self, message: str, *, wait: float = 0.0, status: int | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
+        self.status = status
+
+
+def build_client(
+    *,
+    base_url: str = "",
+    timeout: float,
+    ca_bundle: str | Path | None = None,
+    headers: dict[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client with our defaults. TLS verification is always on; ``ca_bundle`` adds a CA."""
+    verify: ssl.SSLContext | bool = True
+    if ca_bundle:
+        verify = ssl.create_default_context(cafile=str(ca_bundle))
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        limits=DEFAULT_LIMITS,
+        verify=verify,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        transport=transport,
+        auth=auth,
+        follow_redirects=False,
+        event_hooks={"response": [_log_response]},
+    )
+
+
+def _log_response(response: httpx.Response) -> None:
+    request = response.request
+    request_id = response.headers.get("X-Request-Id")
+    log.debug(
+        "%s %s -> %s%s",
+        request.method,
+        scrub(str(request.url)),
+        response.status_code,
+        f" (request id {request_id})" if request_id else "",
+    )
+
+
+def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -> float | None:
+    """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - (now if now is not None else time.time()))
+
+
+def call_with_retries(
+    attempt: Callable[[], T],
+    *,
+    system: str,
+    what: str,
+    policy: RetryPolicy = DEFAULT_RETRY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``attempt`` until it returns, retrying :class:`Transient` and transport errors.
+
+    When the attempts are spent, raise :class:`UnreachableError` naming the system and the
+    last failure, so the run stops with exit code 3 and a reason a person can act on.
+    """
+    backoff = tenacity.wait_exponential_jitter(initial=policy.initial, max=policy.cap, jitter=policy.jitter)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        asked = 0.0
+        if state.outcome is not None and isinstance(state.outcome.exception(), Transient):
+            asked = state.outcome.exception().wait
+        return max(backoff(state), asked)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s: %s failed (%s); retry %d of %d in %.1f s",
+            system,
+            what,
+            scrub(_describe(exc)),
+            state.attempt_number,
+            policy.attempts - 1,
+            state.upcoming_sleep,
+        )
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=tenacity.retry_if_exception_type((Transient, httpx.TransportError)),
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except Transient as exc:
+        raise UnreachableError(
+            f"{what} still failing after {policy.attempts} attempts: {exc}",
+            system=system,
+            status=exc.status,
+            hint="The server may be down or overloaded. Nothing was lost; run the sync again later.",
+        ) from None
+    except httpx.TransportError as exc:
+        raise UnreachableError(
+            f"{what} failed after {policy.attempts} attempts: {_describe(exc)}",
+            system=system,
+            hint="Check the URL in the configuration, the network path and any proxy or firewall.",
+        ) from None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.TransportError):
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return str(exc)
+
+
+def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """A short, scrubbed, single-line excerpt of a body for an error message."""
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        text = response.text
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return f"<{len(response.content)} bytes of {content_type or 'unknown type'}>"
+    if "html" in content_type.lower() or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        return "an HTML page (a web server or proxy error page, not an API answer)"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return scrub(text) or "<empty body>"

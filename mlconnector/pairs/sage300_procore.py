@@ -1,0 +1,159 @@
+"""Sage 300 → Procore: AP vendors to the Procore company directory.
+
+Field mapping (sage300_syspro.md §3 → procore.md §5.1):
+
+    VendorNumber          -> origin_code; origin_id "sage300:<COMPANY>:<VendorNumber>" (set by the target)
+    VendorName            -> name (required, at most 255 characters)
+    ShortName             -> abbreviated_name
+    AddressLine1..4       -> address (non-empty lines joined with ", ")
+    City, ZipPostalCode   -> city, zip
+    Country               -> country_code, ISO-3166 alpha-2 when it resolves, else left out (warning)
+    StateProvince         -> state_code, when valid for that country, else left out (warning)
+    PhoneNumber, FaxNumber-> business_phone, fax_number
+    Email, WebSite        -> email_address, website
+    Status                -> is_active (anything but "Inactive" is active)
+
+``origin_id`` carries the Sage company so two Sage companies feeding one Procore company
+cannot collide; it does not carry the system's name in the YAML, so renaming that is safe.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+
+from mlconnector.engine.stream import Mapped, SourcePage, Stream, Target
+from mlconnector.errors import MappingError
+from mlconnector.iso3166 import country_code, subdivision_code
+from mlconnector.pairs._procore import ProcoreVendorTarget
+from mlconnector.systems.procore import ProcoreClient
+from mlconnector.systems.sage300 import Sage300Client
+from mlconnector.systems.sage300.readers import get_vendor, vendor_pages
+
+PAIR_KIND = ("sage300", "procore")
+MAX_NAME = 255
+
+
+def clean_text(value: object) -> str:
+    """Trim, and drop control characters (NUL included) that no target field should hold."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "".join(c for c in text if unicodedata.category(c) != "Cc").strip()
+
+
+def sage_date(value: object) -> date | None:
+    """The calendar date of a Sage date value ("2025-06-03T00:00:00Z", "2010-08-18T00:00:00")."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
+    """A Sage 300 ``APVendors`` row -> a Procore vendor sync item."""
+    number = clean_text(row.get("VendorNumber"))
+    if not number:
+        raise MappingError("the vendor has no VendorNumber", pair=pair, stream="vendors", source_key="?",
+                           field="VendorNumber")
+    name = clean_text(row.get("VendorName"))
+    if not name:
+        raise MappingError("VendorName is empty; Procore requires a name", pair=pair, stream="vendors",
+                           source_key=number, field="VendorName",
+                           hint="Enter a vendor name in Sage 300 (A/P Vendors); the next sync picks it up.")
+    if len(name) > MAX_NAME:
+        raise MappingError(f"VendorName is {len(name)} characters; Procore takes at most {MAX_NAME}",
+                           pair=pair, stream="vendors", source_key=number, field="VendorName",
+                           hint="Shorten the vendor name in Sage 300.")
+    warnings: list[str] = []
+    address = ", ".join(
+        line for line in (clean_text(row.get(f"AddressLine{i}")) for i in range(1, 5)) if line
+    )
+    payload: dict = {
+        "origin_code": number,
+        "name": name,
+        "abbreviated_name": clean_text(row.get("ShortName")),
+        "address": address,
+        "city": clean_text(row.get("City")),
+        "zip": clean_text(row.get("ZipPostalCode")),
+        "business_phone": clean_text(row.get("PhoneNumber")),
+        "fax_number": clean_text(row.get("FaxNumber")),
+        "email_address": clean_text(row.get("Email")),
+        "website": clean_text(row.get("WebSite")),
+        "is_active": clean_text(row.get("Status")).casefold() != "inactive",
+    }
+    country_text = clean_text(row.get("Country"))
+    state_text = clean_text(row.get("StateProvince"))
+    country = country_code(country_text)
+    if country:
+        payload["country_code"] = country
+        if state_text:
+            state = subdivision_code(country, state_text)
+            if state:
+                payload["state_code"] = state
+            else:
+                warnings.append(f"StateProvince {state_text!r} is not a state code of {country}: left out")
+    elif country_text:
+        warnings.append(f"Country {country_text!r} is not an ISO-3166 country: country and state left out")
+    return Mapped(payload=payload, warnings=tuple(warnings), label=name)
+
+
+class VendorStream(Stream):
+    name = "vendors"
+    noun = "Sage 300 vendor"
+
+    def __init__(self, source: Sage300Client, target: Target, *, pair: str, lookback_days: int = 1,
+                 today: date | None = None) -> None:
+        super().__init__(target)
+        self.source = source
+        self.pair = pair
+        self.lookback = timedelta(days=max(0, lookback_days))
+        self.today = today or datetime.now(timezone.utc).date()
+
+    def scan(self, *, watermark: str | None, cursor: dict | None) -> Iterator[SourcePage]:
+        if cursor:
+            since_text, skip, max_seen = cursor.get("since"), int(cursor.get("skip") or 0), cursor.get("max_seen")
+        else:
+            since_text = (date.fromisoformat(watermark) - self.lookback).isoformat() if watermark else None
+            skip, max_seen = 0, None
+        since = date.fromisoformat(since_text) if since_text else None
+        # A mistyped future date in Sage must not push the watermark past today's changes.
+        ceiling = self.today + timedelta(days=1)
+        for page in vendor_pages(self.source, since=since, start_skip=skip):
+            for row in page.rows:
+                seen = sage_date(row.get("DateLastMaintained"))
+                if seen and seen <= ceiling and (max_seen is None or seen.isoformat() > max_seen):
+                    max_seen = seen.isoformat()
+            done = page.next_skip is None
+            yield SourcePage(
+                rows=page.rows,
+                cursor=None if done else {"since": since_text, "skip": page.next_skip, "max_seen": max_seen},
+                done=done,
+                watermark=max_seen or watermark,
+            )
+
+    def fetch(self, source_key: str) -> dict | None:
+        return get_vendor(self.source, source_key)
+
+    def source_key(self, row: dict) -> str:
+        return clean_text(row.get("VendorNumber"))
+
+    def map(self, row: dict) -> Mapped:
+        return map_vendor(row, pair=self.pair)
+
+
+def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target: ProcoreClient) -> list[Stream]:
+    """The enabled streams of a sage300-procore pair, in dependency order."""
+    streams: list[Stream] = []
+    vendors = stream_configs.get("vendors")
+    if vendors is not None and vendors.enabled:
+        streams.append(VendorStream(
+            source,
+            ProcoreVendorTarget(target, origin_prefix=f"sage300:{source.settings.company.upper()}:"),
+            pair=pair,
+            lookback_days=vendors.options.get("lookback_days", 1),
+        ))
+    return streams
