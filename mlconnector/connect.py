@@ -36,6 +36,16 @@ class StateTokenCache:
         self._state.put_token(self._system, self._cache_key, self._secret, token, expires_at)
 
 
+def check_credentials(config: Config, name: str) -> None:
+    """Resolve every secret system ``name`` needs now; CredentialError names what is missing.
+
+    A run checks this before it creates or locks anything, so a missing secret changes nothing.
+    """
+    fields = config.credential_fields(name)
+    if fields:
+        secrets.resolve_all(name, fields)
+
+
 def open_client(config: Config, name: str, *, state=None, transport: httpx.BaseTransport | None = None):
     """A client for system ``name``. With ``state`` (not read-only) Procore tokens are cached there."""
     settings = config.system(name)

@@ -9,6 +9,7 @@ transient by raising :class:`Transient` from its attempt function.
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import httpx
 import tenacity
 
 from mlconnector import __version__
-from mlconnector.errors import UnreachableError
+from mlconnector.errors import ResponseError, UnreachableError
 from mlconnector.redact import scrub
 
 log = logging.getLogger("mlconnector.http")
@@ -38,13 +39,16 @@ class RetryPolicy:
 
     ``attempts`` counts the first try. The wait before retry n is exponential from
     ``initial`` seconds, capped at ``cap``, with up to ``jitter`` seconds of jitter, and never
-    shorter than a wait the server asked for (``Retry-After``).
+    shorter than a wait the server asked for (``Retry-After``) unless that is over ``max_asked``.
     """
 
     attempts: int = 6
     initial: float = 0.5
     cap: float = 30.0
     jitter: float = 1.0
+    # A server asking to come back later than this (Retry-After on a 5xx) is not waited for:
+    # an unattended run would otherwise sleep for hours.
+    max_asked: float = 300.0
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -127,7 +131,11 @@ def call_with_retries(
     When the attempts are spent, raise :class:`UnreachableError` naming the system and the
     last failure, so the run stops with exit code 3 and a reason a person can act on.
     """
-    backoff = tenacity.wait_exponential_jitter(initial=policy.initial, max=policy.cap, jitter=policy.jitter)
+
+    def backoff(state: tenacity.RetryCallState) -> float:
+        # Written out rather than tenacity.wait_exponential_jitter, whose arguments changed in 9.x.
+        exponential = policy.initial * 2 ** max(0, state.attempt_number - 1)
+        return min(policy.cap, exponential) + random.uniform(0, policy.jitter)
 
     def wait(state: tenacity.RetryCallState) -> float:
         asked = 0.0
@@ -155,8 +163,23 @@ def call_with_retries(
         sleep=sleep,
         reraise=True,
     )
+
+    def guarded() -> T:
+        try:
+            return attempt()
+        except Transient as exc:
+            if exc.wait > policy.max_asked:
+                raise UnreachableError(
+                    f"{what}: {exc}; the server asks to retry after {exc.wait:.0f} s",
+                    system=system,
+                    status=exc.status,
+                    hint="The server is down or in maintenance for a while. Nothing was lost; run the sync "
+                    "again later.",
+                ) from None
+            raise
+
     try:
-        return retrying(attempt)
+        return retrying(guarded)
     except Transient as exc:
         raise UnreachableError(
             f"{what} still failing after {policy.attempts} attempts: {exc}",
@@ -180,6 +203,18 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.TransportError):
         return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return str(exc)
+
+
+def redirect_error(response: httpx.Response, *, system: str, what: str, setting: str) -> ResponseError:
+    """A 3xx: we never follow redirects (credentials must not travel to another URL), so say where it points."""
+    location = response.headers.get("Location") or "no Location header"
+    return ResponseError(
+        f"{what}: HTTP {response.status_code} redirect to {scrub(location)}",
+        system=system,
+        status=response.status_code,
+        hint=f"Put the address the server redirects to in `{setting}` in the configuration "
+        "(often http:// -> https:// or a proxy sign-in page).",
+    )
 
 
 def body_excerpt(response: httpx.Response, limit: int = 300) -> str:

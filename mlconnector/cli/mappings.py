@@ -43,6 +43,7 @@ def link(
     pair: str = typer.Option(None, "--pair", help="The pair (needed when several have this stream)."),
 ) -> None:
     """Link SOURCE_KEY to TARGET_ID by hand; the next sync updates that target record."""
+    from mlconnector.errors import UsageError
     from mlconnector.state import LinkConflict, open_state
 
     config = _common.load(ctx)
@@ -51,7 +52,11 @@ def link(
     with open_state(config.state_path) as state, state.transaction():
         other = state.link_for_target(pair, stream, target_id)
         if other is not None and other.source_key != source_key:
-            raise LinkConflict(pair, stream, source_key, target_id, other.source_key)
+            # A request that cannot be done as asked: a usage error (exit 2), not a record
+            # quarantined by a sync (exit 1).
+            conflict = LinkConflict(pair, stream, source_key, target_id, other.source_key)
+            raise UsageError(conflict.message,
+                             hint=f"Unlink it first: `mlconnector mappings unlink {kind} {other.source_key}`.")
         state.upsert_link(pair, stream, source_key, target_id, None, manual=True)
     _output.info(f"{pair} {stream}: {source_key} linked to {target_id}; the next sync updates it from the source")
 

@@ -8,11 +8,12 @@ The rules are DESIGN.md §4. In short:
 * Writes are recorded as pending (committed) before they are sent, and cleared in the same
   transaction that records their outcome. A pending write left by a crash is reconciled by
   looking the idempotency key up in the target before anything else happens.
-* Records are buffered across source pages until a full target batch is ready; then the batch
-  is pushed and everything it touched is checkpointed in one transaction: links, audit rows,
-  quarantine rows, cleared pending writes and the stream's resume cursor. The watermark moves
-  only when a scan completes, so it never passes a record that was neither pushed nor
-  quarantined.
+* Records are buffered across source pages until a full target batch is ready; then the whole
+  batches are pushed (the rest waits for the next page) and everything they touched is
+  checkpointed in one transaction: links, audit rows, quarantine rows, cleared pending writes
+  and the stream's resume cursor, set to the last page all of whose records are recorded. The
+  watermark moves only when a scan completes, so it never passes a record that was neither
+  pushed nor quarantined.
 """
 
 from __future__ import annotations
@@ -95,12 +96,37 @@ class StreamPass:
         watermark = None if full else mark.value
         cursor = None if full else mark.cursor
         buffered: list[Decision] = []
+        # (len(buffered) once the page was decided, page): which pages a flush covers entirely.
+        ends: list[tuple[int, SourcePage]] = []
         for page in self.stream.scan(watermark=watermark, cursor=cursor):
             buffered.extend(self.decide(page.rows))
-            writes = sum(1 for d in buffered if d.write is not None)
-            if page.done or writes >= self.target.batch_size or len(buffered) >= MAX_BUFFERED_RECORDS:
-                self.push_and_checkpoint(buffered, page)
-                buffered = []
+            ends.append((len(buffered), page))
+            if page.done or len(buffered) >= MAX_BUFFERED_RECORDS:
+                cut = len(buffered)
+            else:
+                cut = self._full_batches_end(buffered)
+                if not cut:
+                    continue
+            # Push only whole batches mid-scan; the rest waits for the next page. The cursor
+            # moves to the last page whose every record is now recorded, never further.
+            covered = [p for end, p in ends if end <= cut]
+            self.push_and_checkpoint(buffered[:cut], covered[-1] if covered else None)
+            buffered = buffered[cut:]
+            ends = [(end - cut, p) for end, p in ends if end > cut]
+
+    def _full_batches_end(self, decisions: list[Decision]) -> int:
+        """The length of the longest prefix of ``decisions`` holding whole target batches (0: none)."""
+        size = self.target.batch_size
+        wanted = sum(1 for d in decisions if d.write is not None) // size * size
+        if not wanted:
+            return 0
+        seen = 0
+        for i, d in enumerate(decisions):
+            if d.write is not None:
+                seen += 1
+                if seen == wanted:
+                    return i + 1
+        return len(decisions)
 
     def reconcile_pending(self) -> None:
         """Settle writes a crashed run sent without recording their outcome (DESIGN.md §4.7)."""
@@ -111,8 +137,9 @@ class StreamPass:
             return
         log.info("%s/%s: reconciling %d writes left pending by an interrupted run",
                  self.pair, self.stream.name, len(pending))
+        found = self.target.find_many(list(dict.fromkeys(w.idempotency_key for w in pending)))
         for write in pending:
-            target_id = self.target.find(write.idempotency_key)
+            target_id = found.get(write.idempotency_key)
             with self.state.transaction():
                 if target_id:
                     self._link(write.source_key, target_id, payload_hash=None)

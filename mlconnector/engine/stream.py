@@ -112,6 +112,11 @@ class Target(ABC):
     def find(self, idempotency_key: str) -> str | None:
         """The target id holding this idempotency key, if any (reconciling unknown outcomes)."""
 
+    def find_many(self, idempotency_keys: list[str]) -> dict[str, str | None]:
+        """:meth:`find` for several keys. A target may answer from one listing instead of one
+        look-up per key (a failed batch leaves up to a whole batch of writes to reconcile)."""
+        return {key: self.find(key) for key in idempotency_keys}
+
     def describe(self, target_id: str) -> str:
         return target_id
 

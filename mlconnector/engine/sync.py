@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from mlconnector.config import Config
-from mlconnector.connect import open_client
+from mlconnector.connect import check_credentials, open_client
 from mlconnector.engine.runner import StreamPass, StreamReport
 from mlconnector.errors import ExitCode, FatalError, MlconnectorError, UsageError
 from mlconnector.pairs import build_streams
@@ -83,6 +83,8 @@ def sync_pair(
         enabled = [s for s in enabled if s in streams]
         if not enabled:
             raise UsageError(f"stream {', '.join(streams)} of pair {pair_name} is not enabled in {config.path}")
+    for system in (pair.source, pair.target):
+        check_credentials(config, system)  # a missing secret stops here, before the state is touched
     report = SyncReport(pair=pair_name, dry_run=dry_run)
     started = time.monotonic()
     with ExitStack() as stack:

@@ -47,6 +47,10 @@ class _VendorIndex:
             self.unowned_by_name.setdefault(normalise_name(vendor.get("name")), []).append(vendor_id)
 
 
+# Reconciling more pending writes than this lists the directory once instead of one look-up each.
+FIND_ONE_BY_ONE = 20
+
+
 class ProcoreVendorTarget(Target):
     batch_size = SYNC_BATCH_SIZE
 
@@ -103,8 +107,18 @@ class ProcoreVendorTarget(Target):
         return results
 
     def find(self, idempotency_key: str) -> str | None:
+        if self._index is not None:
+            return self._index.by_origin.get(idempotency_key)
         found = find_vendors_by_origin_id(self.client, idempotency_key)
         return str(found[0]["id"]) if found else None
+
+    def find_many(self, idempotency_keys: list[str]) -> dict[str, str | None]:
+        # A few look-ups are cheaper than listing a large directory; past that, one listing
+        # (which matching the re-read records will need anyway) beats a request per key.
+        if self._index is None and len(idempotency_keys) <= FIND_ONE_BY_ONE:
+            return super().find_many(idempotency_keys)
+        index = self.index
+        return {key: index.by_origin.get(key) for key in idempotency_keys}
 
     def describe(self, target_id: str) -> str:
         name = self._index.names.get(target_id) if self._index else None

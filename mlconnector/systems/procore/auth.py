@@ -60,6 +60,7 @@ class TokenProvider:
         client_secret: str,
         cache: TokenCache,
         clock=time.time,
+        sleep=time.sleep,
     ) -> None:
         self._http = http
         self._system = system
@@ -68,6 +69,7 @@ class TokenProvider:
         self._client_secret = client_secret
         self._cache = cache
         self._clock = clock
+        self._sleep = sleep
         self._token: dict | None = None
         self.requests = 0
 
@@ -84,7 +86,7 @@ class TokenProvider:
         self._token = None
 
     def renew(self) -> str:
-        token = call_with_retries(self._request_token, system=self._system, what="token request")
+        token = call_with_retries(self._request_token, system=self._system, what="token request", sleep=self._sleep)
         redact.register(token["access_token"])
         self._token = token
         self._cache.save(token, token["expires_at"])

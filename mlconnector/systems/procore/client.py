@@ -12,12 +12,21 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from mlconnector.errors import ResponseError
-from mlconnector.http import Transient, body_excerpt, build_client, call_with_retries, retry_after_seconds
+from mlconnector.errors import RateBudgetExhausted, ResponseError
+from mlconnector.http import (
+    DEFAULT_RETRY,
+    Transient,
+    body_excerpt,
+    build_client,
+    call_with_retries,
+    redirect_error,
+    retry_after_seconds,
+)
 from mlconnector.systems.procore.auth import MemoryTokenCache, TokenCache, TokenProvider
 from mlconnector.systems.procore.errors import raise_for_error
 from mlconnector.systems.procore.pacing import RatePacer
@@ -40,11 +49,13 @@ class ProcoreClient:
         token_cache: TokenCache | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.system = settings.name
         self._api_url = settings.api_url.rstrip("/")
         self._sleep = sleep
+        self._clock = clock
         self._http = build_client(timeout=settings.timeout, ca_bundle=settings.ca_bundle, transport=transport)
         self.tokens = TokenProvider(
             self._http,
@@ -53,8 +64,12 @@ class ProcoreClient:
             client_id=client_id,
             client_secret=client_secret,
             cache=token_cache or MemoryTokenCache(),
+            clock=clock,
+            sleep=sleep,
         )
-        self.pacer = RatePacer(system=self.system, max_wait=settings.max_rate_wait, sleep=sleep)
+        self.pacer = RatePacer(system=self.system, max_wait=settings.max_rate_wait, clock=clock, sleep=sleep)
+        # Waits a server asks for up to max_rate_wait are honoured; longer ones pause the run.
+        self._retry = replace(DEFAULT_RETRY, max_asked=max(DEFAULT_RETRY.max_asked, settings.max_rate_wait))
         self.reads = 0
         self.writes = 0
 
@@ -133,16 +148,18 @@ class ProcoreClient:
                     self.tokens.renew()
                     continue
                 if status >= 500 or status == 408:
-                    raise Transient(
-                        f"{what}: HTTP {status}: {body_excerpt(response, 120)}",
-                        wait=retry_after_seconds(response) or 0.0,
-                        status=status,
-                    )
+                    asked = retry_after_seconds(response) or 0.0
+                    if asked > self.settings.max_rate_wait:
+                        # Procore's overload answer (procore.md §3): a pause like a spent rate budget.
+                        raise RateBudgetExhausted(self.system, self._clock() + asked, self.settings.max_rate_wait)
+                    raise Transient(f"{what}: HTTP {status}: {body_excerpt(response, 120)}", wait=asked, status=status)
                 if status >= 400:
                     raise_for_error(response, system=self.system, what=what)
+                if status >= 300:
+                    raise redirect_error(response, system=self.system, what=what, setting="api_url")
                 return response, self._decode(response, what=what)
 
-        return call_with_retries(attempt, system=self.system, what=what, sleep=self._sleep)
+        return call_with_retries(attempt, system=self.system, what=what, sleep=self._sleep, policy=self._retry)
 
     def _decode(self, response: httpx.Response, *, what: str) -> Any:
         if not response.content:
@@ -165,7 +182,7 @@ class ProcoreClient:
         query: dict[str, Any] = {"per_page": self.settings.page_size, **params, "page": 1}
         seen = 0
         while True:
-            response, body = self.exchange("GET", path, params=query, what=f"{what} (page {query['page']})")
+            response, body = self.exchange("GET", path, params=query, what=f"{what} (page {query.get('page', '?')})")
             if body is None:
                 return
             if not isinstance(body, list):
@@ -176,7 +193,10 @@ class ProcoreClient:
                 return
             link = next_link(response.headers.get("Link"))
             if link:
-                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query, keep_blank_values=True))
+                following = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query, keep_blank_values=True))
+                if following == {k: str(v) for k, v in query.items()}:
+                    raise ResponseError(f"{what}: the next-page link points at the page just read", system=self.system)
+                query = following
                 continue
             # No Link header: go on only while the Total header says more rows exist.
             total = response.headers.get("Total", "")

@@ -30,7 +30,8 @@ def describe_errors(errors: Any) -> str:
         parts = []
         for field, messages in errors.items():
             text = describe_errors(messages)
-            parts.append(text if field in ("base",) else f"{field}: {text}")
+            # "base" holds record-level messages; "fields" nests field -> messages (ErrorsResponse).
+            parts.append(text if field in ("base", "fields") else f"{field}: {text}")
         return "; ".join(p for p in parts if p)
     return str(errors)
 

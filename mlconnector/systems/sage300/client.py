@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,14 @@ from typing import Any
 import httpx
 
 from mlconnector.errors import ResponseError
-from mlconnector.http import Transient, body_excerpt, build_client, call_with_retries, retry_after_seconds
+from mlconnector.http import (
+    Transient,
+    body_excerpt,
+    build_client,
+    call_with_retries,
+    redirect_error,
+    retry_after_seconds,
+)
 from mlconnector.systems.sage300.auth import basic_auth
 from mlconnector.systems.sage300.errors import odata_error, raise_for_error
 from mlconnector.systems.sage300.paging import next_skip, total_count
@@ -89,6 +97,8 @@ class Sage300Client:
                 raise_for_error(
                     response, system=self.system, what=what, uppercase_password=self.settings.uppercase_password
                 )
+            if status >= 300:
+                raise redirect_error(response, system=self.system, what=what, setting="url")
             try:
                 return json.loads(response.content)
             except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -143,9 +153,13 @@ class Sage300Client:
     def get_entity(self, resource: str, key: str, *, what: str) -> dict | None:
         """One entity by its string key, or None when Sage says ``RecordNotFound``."""
         try:
-            body = self.get(f"{resource}({odata_string(key)})", what=what)
+            # Percent-encode the literal so a key holding / ? # % or a space stays one path segment.
+            literal = urllib.parse.quote(odata_string(key), safe="'")
+            body = self.get(f"{resource}({literal})", what=what)
         except ResponseError as exc:
-            if exc.status == 404 or exc.code in ("RecordNotFound", "ResourceNotFound"):
+            # RecordNotFound is "no such key"; ResourceNotFound means the company or resource in
+            # the URL is wrong, which must not pass for a deleted record.
+            if exc.code == "RecordNotFound" or (exc.status == 404 and exc.code is None):
                 return None
             raise
         if not isinstance(body, dict):
