@@ -4,7 +4,10 @@ Matching follows DESIGN.md §4.3: a vendor that already carries our ``origin_id`
 else one whose normalised name equals ours and that no other record or integration owns
 (no ``origin_id``, not linked) is linked and its ``origin_id`` back-filled; several such
 vendors are ambiguous. The whole directory is listed once per run and matched in memory —
-never one lookup request per record.
+never one lookup request per record. Only the first few records of a run (typically the ones
+retried from quarantine on an otherwise idle run) are tried with two targeted look-ups first,
+and those may only conclude what a partial answer proves: the vendor carrying our origin_id,
+or an ambiguity; anything else still goes to the full listing before a create.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 from mlconnector.engine.stream import Mapped, Match, Target, Write, WriteResult
 from mlconnector.systems.procore import ProcoreClient
-from mlconnector.systems.procore.readers import find_vendors_by_origin_id, iter_vendors
+from mlconnector.systems.procore.readers import find_vendors_by_origin_id, iter_vendors, search_vendors
 from mlconnector.systems.procore.writers import SYNC_BATCH_SIZE, sync_vendors
 
 
@@ -47,6 +50,8 @@ class _VendorIndex:
             self.unowned_by_name.setdefault(normalise_name(vendor.get("name")), []).append(vendor_id)
 
 
+# Matching more unlinked records than this lists the directory instead of looking each one up.
+MATCH_ONE_BY_ONE = 10
 # Reconciling more pending writes than this lists the directory once instead of one look-up each.
 FIND_ONE_BY_ONE = 20
 
@@ -58,6 +63,8 @@ class ProcoreVendorTarget(Target):
         self.client = client
         self.origin_prefix = origin_prefix
         self._index: _VendorIndex | None = None
+        self._lookups = 0
+        self._names: dict[str, str] = {}
 
     def idempotency_key(self, source_key: str) -> str:
         return self.origin_prefix + source_key
@@ -74,6 +81,11 @@ class ProcoreVendorTarget(Target):
         return self._index
 
     def match(self, source_key: str, mapped: Mapped, *, claimed: set[str]) -> Match:
+        if self._index is None and self._lookups < MATCH_ONE_BY_ONE:
+            self._lookups += 1
+            found = self._match_by_lookup(source_key, mapped, claimed)
+            if found is not None:
+                return found
         index = self.index
         owned = index.by_origin.get(self.idempotency_key(source_key))
         if owned:
@@ -83,6 +95,25 @@ class ProcoreVendorTarget(Target):
         if len(candidates) == 1:
             return Match(candidates[0], how="name")
         return Match(candidates=candidates) if candidates else Match()
+
+    def _match_by_lookup(self, source_key: str, mapped: Mapped, claimed: set[str]) -> Match | None:
+        """A certain answer from two look-ups, or None when only the full listing can tell."""
+        owned = find_vendors_by_origin_id(self.client, self.idempotency_key(source_key))
+        if owned:
+            return Match(str(owned[0]["id"]), how="origin_id")
+        name = normalise_name(mapped.payload.get("name"))
+        term = search_term(mapped.payload.get("name"))
+        if not term:
+            return None
+        candidates = []
+        for vendor in search_vendors(self.client, term):
+            vendor_id = str(vendor.get("id"))
+            if not vendor.get("origin_id") and normalise_name(vendor.get("name")) == name and vendor_id not in claimed:
+                self._names[vendor_id] = str(vendor.get("name") or "")
+                candidates.append(vendor_id)
+        # Two or more are ambiguous whatever else exists; one or none might be a partial answer
+        # (the search may not see accent variants or inactive vendors).
+        return Match(candidates=tuple(candidates)) if len(candidates) > 1 else None
 
     def write(self, writes: list[Write]) -> dict[str, WriteResult]:
         by_origin = {w.idempotency_key: w for w in writes}
@@ -121,8 +152,14 @@ class ProcoreVendorTarget(Target):
         return {key: index.by_origin.get(key) for key in idempotency_keys}
 
     def describe(self, target_id: str) -> str:
-        name = self._index.names.get(target_id) if self._index else None
+        name = self._index.names.get(target_id) if self._index else self._names.get(target_id)
         return f"{target_id} ({name})" if name else target_id
+
+
+def search_term(name: str | None) -> str:
+    """The longest word of a name as typed, for ``filters[search]`` (a substring search)."""
+    words = re.findall(r"\w+", name or "")
+    return max(words, key=len) if words else ""
 
 
 def _procore_id(target_id: str) -> int | str:

@@ -6,6 +6,8 @@ file, the report's exit code and the requests the simulators logged.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import math
 import os
 import re
@@ -471,7 +473,8 @@ def test_a_write_left_pending_by_a_crash_is_reconciled_not_duplicated(sandbox, w
     assert [e.action for e in v4] == ["link", "update"]  # found, then brought up to date
     assert "interrupted run" in v4[0].message
     assert [e.action for e in events if e.source_key == "V00007"] == ["create"]
-    lookups = [r for r in sandbox.procore.requests if "origin_id" in r.query]
+    pending_keys = [quote(origin(sandbox, n), safe="") for n in ("V00004", "V00007")]
+    lookups = [r for r in sandbox.procore.requests if any(k in r.query for k in pending_keys)]
     assert len(lookups) == 2  # one look-up by origin_id per pending write
 
 
@@ -604,7 +607,11 @@ def test_a_paused_run_exits_5_and_the_next_reconciles_its_batch_cheaply(sandbox,
     look-up per vendor, and creates nothing twice."""
     workdir.edit_config(f"company_id: {sandbox.procore.company_id}",
                         f"company_id: {sandbox.procore.company_id}\n    max_rate_wait: 1")
-    sandbox.procore.set_rate_limits(hourly=3)
+    # Leave exactly the budget for the reads the run makes before its first write (the pacer
+    # keeps one request in reserve).
+    workdir.sync(dry_run=True)
+    reads_before_writing = sandbox.procore.count("GET")
+    sandbox.procore.set_rate_limits(hourly=reads_before_writing + 1, spike=1000)
     report = workdir.sync()
     assert report.exit_code == ExitCode.PAUSED == 5
     assert "rate budget is spent" in str(report.error)
@@ -613,7 +620,7 @@ def test_a_paused_run_exits_5_and_the_next_reconciles_its_batch_cheaply(sandbox,
         assert state.get_run(report.run_id).status == "paused"
         assert len(state.pending(PAIR)) == len(sandbox.sage300.vendors()) - 1
 
-    sandbox.procore.set_rate_limits(hourly=3600)
+    sandbox.procore.set_rate_limits(hourly=3600, spike=25)
     sandbox.procore.clear_requests()
     report = workdir.sync()
     assert report.exit_code == ExitCode.QUARANTINED, report.error
@@ -623,4 +630,34 @@ def test_a_paused_run_exits_5_and_the_next_reconciles_its_batch_cheaply(sandbox,
     with workdir.state(readonly=True) as state:
         assert state.pending(PAIR) == []
     assert len(origin_counts(sandbox)) == len(sandbox.sage300.vendors()) - 1
+    assert_no_duplicates(sandbox)
+
+
+def test_an_idle_rerun_settles_a_quarantined_ambiguity_without_listing_the_directory(sandbox, workdir) -> None:
+    """SUMMIT stays ambiguous until a person links it. Retrying it every run must not cost a
+    listing of the whole Procore directory: two targeted look-ups prove the ambiguity."""
+    workdir.sync()
+    sandbox.procore.clear_requests()
+    report = workdir.sync()
+    assert report.exit_code == ExitCode.QUARANTINED
+    full_listings = [r for r in sandbox.procore.requests
+                     if r.path.endswith("/vendors/inactive") or (r.path == "/rest/v1.0/vendors" and "filters" not in r.query)]
+    assert full_listings == []
+    assert sandbox.procore.count("GET") == 2  # by origin_id, then a name search
+    with workdir.state(readonly=True) as state:
+        (held,) = state.quarantined(PAIR)
+    assert held.source_key == "SUMMIT" and held.attempts == 2 and "matches 2 target records" in held.reason
+
+
+def test_a_single_search_hit_is_not_trusted_without_the_full_listing(sandbox, workdir) -> None:
+    """A name search is a substring search that may miss accent variants and inactive vendors,
+    so one hit never decides a link or a create on its own: the directory is listed first."""
+    existing = sandbox.procore.add_vendor(name="Zephyr Glazing Co", is_active=False)
+    sandbox.sage300.upsert_vendor(VendorNumber="ZEPHYR", VendorName="Zéphyr Glazing Co.", Status="Active")
+    report = workdir.sync()
+    assert report.exit_code == ExitCode.QUARANTINED  # SUMMIT only
+    with workdir.state(readonly=True) as state:
+        link = state.get_link(PAIR, STREAM, "ZEPHYR")
+    assert link is not None and link.target_id == str(existing["id"])
+    assert sandbox.procore.vendor(existing["id"])["origin_id"] == origin(sandbox, "ZEPHYR")
     assert_no_duplicates(sandbox)

@@ -39,6 +39,18 @@ def find_vendors_by_origin_id(client: ProcoreClient, origin_id: str) -> list[dic
     return found
 
 
+def search_vendors(client: ProcoreClient, term: str) -> list[dict]:
+    """Active vendors whose name, keywords or origin_code contain ``term`` (``filters[search]``)."""
+    found: list[dict] = []
+    for page in client.get_pages(
+        "/rest/v1.0/vendors",
+        {"company_id": client.settings.company_id, "filters[search]": term},
+        what=f"search vendors for {term!r}",
+    ):
+        found.extend(v for v in page if isinstance(v, dict))
+    return found
+
+
 def get_vendor(client: ProcoreClient, vendor_id: int | str) -> dict | None:
     try:
         return client.request(
