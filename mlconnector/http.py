@@ -63,6 +63,27 @@ class Transient(Exception):
         self.status = status
 
 
+class SystemClient:
+    """What every system client shares: one httpx client, request counters, closing.
+
+    ``reads`` and ``writes`` count requests sent (retries included), for run reports and
+    benchmarks.
+    """
+
+    _http: httpx.Client
+    reads: int = 0
+    writes: int = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def build_client(
     *,
     base_url: str = "",

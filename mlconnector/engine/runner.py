@@ -252,29 +252,25 @@ class StreamPass:
                 for d in batch:
                     self._audit(d.source_key, "fail", d.target_id, f"write not confirmed: {exc.message}")
             raise
-        for decision, pending_id in zip(batch, pending_ids):
+        for decision, pending_id in zip(batch, pending_ids, strict=True):
             decision.result = results.get(decision.source_key) or WriteResult(error="no outcome reported")
             decision.pending_id = pending_id
 
     def _record(self, d: Decision) -> None:
-        name = self.stream.name
-        if d.action == "skip":
-            self._audit(d.source_key, "skip", d.target_id, d.message)
-            self._release(d.source_key)
-        elif d.action == "quarantine" or (d.result and d.result.error):
-            reason = d.message if d.action == "quarantine" else f"{self.stream.noun} {d.source_key}: {d.result.error}"
-            self.state.quarantine(self.pair, name, d.source_key, payload=d.row or {}, reason=reason,
+        """Book one decision's outcome: link, audit, quarantine in or out, pending write cleared."""
+        failed = d.result is not None and d.result.error is not None
+        if d.action == "quarantine" or failed:
+            reason = f"{self.stream.noun} {d.source_key}: {d.result.error}" if failed else d.message
+            self.state.quarantine(self.pair, self.stream.name, d.source_key, payload=d.row or {}, reason=reason,
                                   run_id=self.run_id)
             self._audit(d.source_key, "quarantine", d.target_id, reason)
             self.report.counts.add("quarantine")
         else:
             target_id = d.result.target_id if d.result else d.target_id
-            self._link(d.source_key, target_id, payload_hash=d.mapped.payload_hash)
+            if d.action != "skip":
+                self._link(d.source_key, target_id, payload_hash=d.mapped.payload_hash)
             self._release(d.source_key)
             self._audit(d.source_key, d.action, target_id, d.message)
-        if d.action == "skip":
-            self.report.counts.add("skip")
-        elif d.result and not d.result.error:
             self.report.counts.add(d.action)
         if d.pending_id is not None:
             self.state.clear_pending([d.pending_id])

@@ -51,7 +51,7 @@ class SyncReport:
 
 
 def _requests(client) -> dict[str, int]:
-    counts = {"reads": client.reads, "writes": getattr(client, "writes", 0)}
+    counts = {"reads": client.reads, "writes": client.writes}
     tokens = getattr(client, "tokens", None)
     if tokens is not None:
         counts["token"] = tokens.requests

@@ -17,7 +17,12 @@ import httpx
 
 from mlconnector import redact
 from mlconnector.errors import AuthError, ResponseError
-from mlconnector.http import Transient, body_excerpt, call_with_retries, retry_after_seconds
+from mlconnector.http import (
+    Transient,
+    body_excerpt,
+    call_with_retries,
+    retry_after_seconds,
+)
 from mlconnector.systems.procore.errors import error_message
 
 log = logging.getLogger("mlconnector.procore")

@@ -20,6 +20,7 @@ import httpx
 from mlconnector.errors import RateBudgetExhausted, ResponseError
 from mlconnector.http import (
     DEFAULT_RETRY,
+    SystemClient,
     Transient,
     body_excerpt,
     build_client,
@@ -39,7 +40,7 @@ log = logging.getLogger("mlconnector.procore")
 MAX_CONSECUTIVE_429 = 20
 
 
-class ProcoreClient:
+class ProcoreClient(SystemClient):
     def __init__(
         self,
         settings: ProcoreSettings,
@@ -70,17 +71,6 @@ class ProcoreClient:
         self.pacer = RatePacer(system=self.system, max_wait=settings.max_rate_wait, clock=clock, sleep=sleep)
         # Waits a server asks for up to max_rate_wait are honoured; longer ones pause the run.
         self._retry = replace(DEFAULT_RETRY, max_asked=max(DEFAULT_RETRY.max_asked, settings.max_rate_wait))
-        self.reads = 0
-        self.writes = 0
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ProcoreClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- core -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import httpx
 
 from mlconnector.errors import ResponseError
 from mlconnector.http import (
+    SystemClient,
     Transient,
     body_excerpt,
     build_client,
@@ -48,7 +49,7 @@ class Page:
     next_skip: int | None
 
 
-class Sage300Client:
+class Sage300Client(SystemClient):
     def __init__(
         self,
         settings: Sage300Settings,
@@ -68,16 +69,6 @@ class Sage300Client:
             auth=basic_auth(settings.username, password, uppercase_password=settings.uppercase_password),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
-        self.reads = 0
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Sage300Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def get(self, path: str, *, params: dict[str, Any] | None = None, what: str) -> Any:
         """GET ``path`` (relative to the company URL) and return the decoded JSON body."""

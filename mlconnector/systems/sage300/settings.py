@@ -11,7 +11,15 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlconnector._schema import CheckContext, Field, Invalid, existing_file, in_range, is_loopback, parse_http_url
+from mlconnector._schema import (
+    CheckContext,
+    Field,
+    Invalid,
+    existing_file,
+    in_range,
+    is_loopback,
+    parse_http_url,
+)
 
 CREDENTIAL_FIELDS = ("password",)
 
