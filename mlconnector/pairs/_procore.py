@@ -126,13 +126,13 @@ class ProcoreVendorTarget(Target):
         outcome = sync_vendors(self.client, items)
         results: dict[str, WriteResult] = {}
         for origin_id, write in by_origin.items():
-            if origin_id in outcome.written:
-                vendor = outcome.written[origin_id]
+            vendor, rejected = outcome.outcome_of(origin_id, write.target_id)
+            if vendor is not None:
                 results[write.source_key] = WriteResult(target_id=str(vendor["id"]))
                 if self._index is not None:
-                    self._index.add(vendor)
-            elif origin_id in outcome.rejected:
-                results[write.source_key] = WriteResult(error=f"Procore rejected it: {outcome.rejected[origin_id]}")
+                    self._index.add(dict(vendor, origin_id=vendor.get("origin_id") or origin_id))
+            elif rejected is not None:
+                results[write.source_key] = WriteResult(error=f"Procore rejected it: {rejected}")
             else:
                 results[write.source_key] = WriteResult(error="Procore's answer did not mention this vendor")
         return results

@@ -98,6 +98,9 @@ def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
                 warnings.append(f"StateProvince {state_text!r} is not a state code of {country}: left out")
     elif country_text:
         warnings.append(f"Country {country_text!r} is not an ISO-3166 country: country and state left out")
+    # Empty text is left out rather than sent as "": a target may validate "" (an e-mail, a
+    # phone) and reject the whole vendor. The cost: a value cleared in Sage stays in Procore.
+    payload = {k: v for k, v in payload.items() if v != ""}
     return Mapped(payload=payload, warnings=tuple(warnings), label=name)
 
 

@@ -62,8 +62,15 @@ def test_address_lines_are_trimmed_and_joined_skipping_empty_ones() -> None:
     mapped = map_vendor(row(AddressLine1="  PO Box 77   ", AddressLine2="", AddressLine3="   ",
                             AddressLine4=" Bldg C "))
     assert mapped.payload["address"] == "PO Box 77, Bldg C"
-    assert map_vendor(row(AddressLine1="", AddressLine2="", AddressLine3=None, AddressLine4=""))\
-        .payload["address"] == ""
+    # Empty text is left out, not sent as "" (a target may reject "" where it validates).
+    assert "address" not in map_vendor(row(AddressLine1="", AddressLine2="", AddressLine3=None,
+                                            AddressLine4="")).payload
+
+
+def test_empty_fields_are_left_out_but_false_is_kept() -> None:
+    payload = map_vendor(row(FaxNumber="   ", Email="", WebSite=None, Status="Inactive")).payload
+    assert not {"fax_number", "email_address", "website"} & set(payload)
+    assert payload["is_active"] is False
 
 
 def test_padded_fixed_width_fields_are_trimmed() -> None:

@@ -557,6 +557,18 @@ def test_a_sync_error_without_field_messages_still_says_rejected():
     assert outcome.rejected == {"o1": "rejected"}
 
 
+def test_an_answer_naming_items_only_by_id_still_tells_updates_from_drops():
+    """Entities and error echoes without origin_id are matched to updates by their id."""
+    outcome = parse_sync_response(
+        {"entities": [{"id": 11, "name": "A"}], "errors": [{"id": 12, "errors": {"name": ["can't be blank"]}}]},
+        system="procore",
+    )
+    assert outcome.outcome_of("o-11", "11") == ({"id": 11, "name": "A"}, None)
+    assert outcome.outcome_of("o-12", "12") == (None, "name: can't be blank")
+    assert outcome.outcome_of("o-13", "13") == (None, None)
+    assert outcome.outcome_of("o-new", None) == (None, None)
+
+
 def test_a_next_link_without_a_page_parameter_is_followed(make_client):
     def api(request):
         if "cursor" not in request.url.params:

@@ -206,6 +206,20 @@ def test_a_400_for_select_falls_back_to_whole_rows(make_client, caplog):
     assert "$select refused" in caplog.text and "WebSite" in caplog.text
 
 
+def test_a_400_for_count_falls_back_to_paging_by_next_link_and_short_pages(make_client):
+    data = rows(5)
+
+    def handle(request):
+        if "$count" in request.url.params:
+            return odata_error(400, "InvalidParameters", "The query parameter '$count' is not supported.")
+        return odata_server(data, cap=2)(request)
+
+    client, recorder = make_client(handle)
+    pages = list(client.pages(VENDORS, what="read vendors"))
+    assert [r["VendorNumber"] for p in pages for r in p.rows] == [r["VendorNumber"] for r in data]
+    assert ["$count" in r.url.params for r in recorder.requests][:2] == [True, False]
+
+
 def test_a_400_for_the_filter_is_not_hidden_by_the_select_fallback(make_client):
     client, recorder = make_client(lambda r: odata_error(400, "InvalidParameters", "bad filter"))
     with pytest.raises(ResponseError) as caught:

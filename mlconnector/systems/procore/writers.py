@@ -19,10 +19,26 @@ SYNC_BATCH_SIZE = 500
 
 @dataclass
 class SyncOutcome:
-    """What happened to each item of one sync call, by the item's ``origin_id``."""
+    """What happened to each item of one sync call, by the item's ``origin_id``.
+
+    Items the answer names only by ``id`` (an entity or error echo without ``origin_id``) are
+    kept by id too, so an update can still be told apart from a silent drop.
+    """
 
     written: dict[str, dict] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
+    written_by_id: dict[str, dict] = field(default_factory=dict)
+    rejected_by_id: dict[str, str] = field(default_factory=dict)
+
+    def outcome_of(self, origin_id: str, target_id: str | None) -> tuple[dict | None, str | None]:
+        """(written entity, rejection message) for one item; both None when not mentioned."""
+        if origin_id in self.written:
+            return self.written[origin_id], None
+        if origin_id in self.rejected:
+            return None, self.rejected[origin_id]
+        if target_id is not None:
+            return self.written_by_id.get(target_id), self.rejected_by_id.get(target_id)
+        return None, None
 
 
 def sync_vendors(client: ProcoreClient, updates: list[dict]) -> SyncOutcome:
@@ -46,9 +62,18 @@ def parse_sync_response(body: object, *, system: str) -> SyncOutcome:
         raise ResponseError("the sync answer has no entities/errors lists", system=system)
     outcome = SyncOutcome()
     for entity in body.get("entities") or []:
-        if isinstance(entity, dict) and entity.get("origin_id"):
+        if not isinstance(entity, dict):
+            continue
+        if entity.get("origin_id"):
             outcome.written[str(entity["origin_id"])] = entity
+        if entity.get("id") is not None:
+            outcome.written_by_id[str(entity["id"])] = entity
     for item in body.get("errors") or []:
-        if isinstance(item, dict) and item.get("origin_id"):
-            outcome.rejected[str(item["origin_id"])] = describe_errors(item.get("errors")) or "rejected"
+        if not isinstance(item, dict):
+            continue
+        message = describe_errors(item.get("errors")) or "rejected"
+        if item.get("origin_id"):
+            outcome.rejected[str(item["origin_id"])] = message
+        if item.get("id") is not None:
+            outcome.rejected_by_id[str(item["id"])] = message
     return outcome

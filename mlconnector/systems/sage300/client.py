@@ -112,21 +112,23 @@ class Sage300Client(SystemClient):
         """Yield every page of ``resource``, re-sending ``$filter``/``$select`` on each page."""
         page_size = self.settings.page_size
         skip: int | None = start_skip
+        # Options we can do without: a server that refuses them (field names differ by Sage
+        # version and module) still serves whole rows, which carry every field we read.
+        optional: dict[str, str] = {"$count": "true"}
+        if select:
+            optional["$select"] = ",".join(select)
         while skip is not None:
-            params: dict[str, Any] = {"$top": page_size, "$skip": skip, "$count": "true"}
+            params: dict[str, Any] = {"$top": page_size, "$skip": skip, **optional}
             if filter:
                 params["$filter"] = filter
-            if select:
-                params["$select"] = ",".join(select)
             try:
                 body = self.get(resource, params=params, what=f"{what} ($skip={skip})")
             except ResponseError as exc:
-                # Field names differ by Sage version and module; a server that rejects our
-                # $select still serves whole rows, which carry every field we read.
-                if not select or exc.status != 400:
+                if not optional or exc.status != 400:
                     raise
-                log.warning("%s: $select refused (%s); reading whole rows", self.system, exc.reason)
-                select = None
+                log.warning("%s: %s refused (%s); reading whole rows without them",
+                            self.system, " and ".join(optional), exc.reason)
+                optional = {}
                 continue
             rows = body.get("value") if isinstance(body, dict) else None
             if not isinstance(rows, list):
