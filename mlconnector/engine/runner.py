@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mlconnector.engine.stream import Counts, Mapped, SourcePage, Stream, Write, WriteResult
+from mlconnector.engine.stream import Counts, Mapped, Reference, SourcePage, Stream, Write, WriteResult
 from mlconnector.errors import MlconnectorError, RecordError
 from mlconnector.redact import scrub
 
@@ -86,6 +86,8 @@ class StreamPass:
         self.on_progress = on_progress or (lambda report: None)
         self._seen: set[str] = set()
         self._claimed: set[str] | None = None
+        # The passes of the pair's other streams, for references that are synced first.
+        self.passes: dict[str, StreamPass] = {}
 
     # -- the pass ---------------------------------------------------------------------
 
@@ -155,9 +157,7 @@ class StreamPass:
         for held in self.state.quarantined(self.pair, self.stream.name):
             row = self.stream.fetch(held.source_key)
             if row is None:
-                gone.append(Decision(held.source_key, "quarantine", row=held.payload,
-                                     message=f"{self.stream.noun} {held.source_key} no longer exists in the source; "
-                                     "discard it with `mlconnector quarantine discard`"))
+                gone.append(self._gone(held.source_key, held.payload))
                 self._seen.add(held.source_key)
             else:
                 rows.append(row)
@@ -165,9 +165,31 @@ class StreamPass:
         if decisions:
             self.push_and_checkpoint(decisions, page=None)
 
+    def sync_one(self, source_key: str, *, force: bool = False) -> Decision:
+        """Read one record again and push it now (replay, or a reference synced first).
+
+        ``force`` writes it even when its payload is unchanged, with the same idempotency key.
+        """
+        if source_key in self._seen and not force:
+            return Decision(source_key, "skip", message="already handled in this run")
+        row = self.stream.fetch(source_key)
+        if row is None:
+            self._seen.add(source_key)
+            decisions = [self._gone(source_key, {})]
+        else:
+            self._seen.discard(self.stream.source_key(row))
+            decisions = self.decide([row], force=force)
+        self.push_and_checkpoint(decisions, page=None)
+        return decisions[0] if decisions else Decision(source_key, "skip", message="already handled in this run")
+
+    def _gone(self, source_key: str, payload: dict) -> Decision:
+        return Decision(source_key, "quarantine", row=payload,
+                        message=f"{self.stream.noun} {source_key} no longer exists in the source; "
+                        "discard it with `mlconnector quarantine discard`")
+
     # -- deciding ---------------------------------------------------------------------
 
-    def decide(self, rows: list[dict]) -> list[Decision]:
+    def decide(self, rows: list[dict], *, force: bool = False) -> list[Decision]:
         keyed: list[tuple[str, dict]] = []
         for row in rows:
             key = self.stream.source_key(row)
@@ -179,18 +201,36 @@ class StreamPass:
         decisions = []
         for key, row in keyed:
             try:
-                mapped = self.stream.map(row)
+                refs = self._resolve(row)
+                mapped = self.stream.map(row, refs)
             except RecordError as exc:
                 decisions.append(Decision(key, "quarantine", row=row, message=str(exc)))
                 continue
-            decisions.append(self._decide_one(key, row, mapped, links.get(key)))
+            decisions.append(self._decide_one(key, row, mapped, links.get(key), force=force))
         return decisions
 
-    def _decide_one(self, key: str, row: dict, mapped: Mapped, link) -> Decision:
+    def _resolve(self, row: dict) -> dict[Reference, str]:
+        """The target id of each record this row refers to, syncing one first where allowed."""
+        refs: dict[Reference, str] = {}
+        for ref in self.stream.references(row):
+            link = self.state.get_link(self.pair, ref.stream, ref.source_key)
+            other = self.passes.get(ref.stream)
+            if link is None and ref.sync_first and other is not None and not self.dry_run:
+                other.sync_one(ref.source_key)
+                link = self.state.get_link(self.pair, ref.stream, ref.source_key)
+            if link is None:
+                held = self.state.find_quarantine(self.pair, ref.stream, ref.source_key)
+                why = f": {held.reason}" if held else (" (it is synced first on a real run)" if self.dry_run else "")
+                raise RecordError(f"{self.stream.noun} {self.stream.source_key(row)} waits for {ref.what}, "
+                                  f"which is not in the target yet{why}")
+            refs[ref] = link.target_id
+        return refs
+
+    def _decide_one(self, key: str, row: dict, mapped: Mapped, link, *, force: bool = False) -> Decision:
         idem = self.target.idempotency_key(key)
         note = "; ".join(mapped.warnings)
         if link is not None:
-            if link.payload_hash == mapped.payload_hash:
+            if link.payload_hash == mapped.payload_hash and not force:
                 return Decision(key, "skip", row=row, mapped=mapped, target_id=link.target_id, message="unchanged")
             return Decision(key, "update", row=row, mapped=mapped, target_id=link.target_id, message=note,
                             write=Write(key, idem, link.target_id, mapped.payload))
@@ -265,6 +305,9 @@ class StreamPass:
                                   run_id=self.run_id)
             self._audit(d.source_key, "quarantine", d.target_id, reason)
             self.report.counts.add("quarantine")
+            if failed and d.result.target_id:
+                # Written, but not completely: link it so the next try updates, not creates.
+                self._link(d.source_key, d.result.target_id, payload_hash=None)
         else:
             target_id = d.result.target_id if d.result else d.target_id
             if d.action != "skip":

@@ -71,8 +71,28 @@ class Write:
 
 @dataclass(frozen=True)
 class WriteResult:
+    """The outcome of one record's write.
+
+    Both set: the record was created in the target but not completely (a commitment whose
+    line items were refused); it is linked and also quarantined, and the next try updates it.
+    """
+
     target_id: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A record of another stream that this record refers to (a purchase order's vendor).
+
+    It must be linked before this record can be written. ``sync_first`` lets the engine push
+    it now, in the same run; otherwise the record waits in quarantine until it is.
+    """
+
+    stream: str
+    source_key: str
+    sync_first: bool
+    what: str  # how a person calls it: "vendor 1200"
 
 
 @dataclass
@@ -142,9 +162,17 @@ class Stream(ABC):
     def source_key(self, row: dict) -> str:
         """The record's key in the source, as a person sees it."""
 
+    def references(self, row: dict) -> list[Reference]:
+        """Records of other streams this row refers to (none by default)."""
+        return []
+
     @abstractmethod
-    def map(self, row: dict) -> Mapped:
-        """Source row -> target payload, or raise MappingError naming the field."""
+    def map(self, row: dict, refs: dict[Reference, str]) -> Mapped:
+        """Source row -> target payload, or raise MappingError naming the field.
+
+        ``refs`` holds the target id of every reference, all of them linked.
+        """
 
 
-__all__ = ["Counts", "Mapped", "Match", "SourcePage", "Stream", "Target", "Write", "WriteResult", "payload_hash"]
+__all__ = ["Counts", "Mapped", "Match", "Reference", "SourcePage", "Stream", "Target", "Write", "WriteResult",
+           "payload_hash"]

@@ -83,6 +83,31 @@ def sync_pair(
         enabled = [s for s in enabled if s in streams]
         if not enabled:
             raise UsageError(f"stream {', '.join(streams)} of pair {pair_name} is not enabled in {config.path}")
+
+    def run_streams(passes: dict[str, StreamPass]) -> None:
+        for name, stream_pass in passes.items():
+            if name in enabled:
+                stream_pass.run(full=full)
+
+    return _run(config, pair_name, enabled, run_streams, dry_run=dry_run, force=force, on_progress=on_progress)
+
+
+def replay_record(config: Config, pair_name: str, stream: str, source_key: str) -> SyncReport:
+    """Read one record again, map it again and push it now, with the same idempotency key."""
+    pair = config.pair(pair_name)
+    if stream not in pair.streams:
+        raise UsageError(f"pair {pair_name} has no stream {stream}; it has: {', '.join(pair.streams)}")
+
+    def replay(passes: dict[str, StreamPass]) -> None:
+        passes[stream].sync_one(source_key, force=True)
+
+    return _run(config, pair_name, [stream], replay, dry_run=False, force=False, on_progress=None)
+
+
+def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dict[str, StreamPass]], None], *,
+         dry_run: bool, force: bool, on_progress) -> SyncReport:
+    """Lock, open clients, record the run, let ``body`` drive the stream passes, book the outcome."""
+    pair = config.pair(pair_name)
     for system in (pair.source, pair.target):
         check_credentials(config, system)  # a missing secret stops here, before the state is touched
     report = SyncReport(pair=pair_name, dry_run=dry_run)
@@ -95,17 +120,19 @@ def sync_pair(
         source = stack.enter_context(open_client(config, pair.source, state=state))
         target = stack.enter_context(open_client(config, pair.target, state=state))
         if not dry_run:
-            report.run_id = state.start_run(pair_name, streams=enabled)
+            report.run_id = state.start_run(pair_name, streams=streams)
         report.exit_code = ExitCode.FATAL  # until the streams are through
+        passes: dict[str, StreamPass] = {}
+        for stream in build_streams(pair, source, target):
+            stream_report = StreamReport(stream.name)
+            passes[stream.name] = StreamPass(state=state, pair=pair_name, stream=stream, run_id=report.run_id,
+                                             dry_run=dry_run, report=stream_report, on_progress=on_progress)
+        for stream_pass in passes.values():
+            stream_pass.passes = passes
         try:
-            for stream in build_streams(pair, source, target):
-                if stream.name in enabled:
-                    stream_report = StreamReport(stream.name)
-                    report.streams.append(stream_report)
-                    StreamPass(state=state, pair=pair_name, stream=stream, run_id=report.run_id, dry_run=dry_run,
-                               report=stream_report, on_progress=on_progress).run(full=full)
+            body(passes)
             if dry_run:
-                report.quarantine_total = sum(s.counts["quarantine"] for s in report.streams)
+                report.quarantine_total = sum(p.report.counts["quarantine"] for p in passes.values())
             else:
                 report.quarantine_total = len(state.quarantined(pair_name))
             report.exit_code = ExitCode.QUARANTINED if report.quarantine_total else ExitCode.OK
@@ -116,6 +143,8 @@ def sync_pair(
             report.error = FatalError("interrupted; everything up to the last checkpoint is kept")
             raise
         finally:
+            # Streams that ran, and those touched as references of others.
+            report.streams = [p.report for name, p in passes.items() if name in streams or p.report.counts.by_action]
             report.seconds = time.monotonic() - started
             report.requests = {pair.source: _requests(source), pair.target: _requests(target)}
             if report.run_id is not None:

@@ -144,15 +144,18 @@ class VendorStream(Stream):
     def source_key(self, row: dict) -> str:
         return clean_text(row.get("VendorNumber"))
 
-    def map(self, row: dict) -> Mapped:
+    def map(self, row: dict, refs: dict) -> Mapped:
         return map_vendor(row, pair=self.pair)
 
 
 def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target: ProcoreClient) -> list[Stream]:
-    """The enabled streams of a sage300-procore pair, in dependency order."""
+    """Every stream of a sage300-procore pair, enabled or not, in dependency order.
+
+    The engine runs the enabled ones; the others serve as references (a purchase order's
+    vendor is synced first even when the vendors stream is not run)."""
     streams: list[Stream] = []
     vendors = stream_configs.get("vendors")
-    if vendors is not None and vendors.enabled:
+    if vendors is not None:
         streams.append(VendorStream(
             source,
             ProcoreVendorTarget(target, origin_prefix=f"sage300:{source.settings.company.upper()}:"),
