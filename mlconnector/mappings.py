@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlconnector.errors import ConfigError, CredentialError, FatalError, RateBudgetExhausted, RemoteError, UsageError
+from mlconnector.errors import (
+    ConfigError,
+    CredentialError,
+    FatalError,
+    RateBudgetExhausted,
+    UsageError,
+)
 
 __all__ = [
     "ANY_PROJECT",
@@ -72,7 +78,7 @@ TARGET_COLUMN = {"projects": "procore_project", "costcodes": "procore_cost_code"
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252 (not UTF-8)"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SEP_LINE = re.compile(r"sep=(.)\s*\Z", re.I)  # Excel's delimiter hint line
+_SEP_LINE = re.compile(r"sep=(.)\s*\Z", re.IGNORECASE)  # Excel's delimiter hint line
 
 
 # --- lookups (pure; used by the PO mapper) -----------------------------------------------------
@@ -208,7 +214,7 @@ def _delimiters_outside_quotes(line: str) -> dict[str, int]:
 def _csv_problem(exc: csv.Error, delimiter: str, start: int) -> str:
     text = str(exc)
     if "unexpected end of data" in text or "EOF" in text:
-        return f"a quoted cell opened on line {start} is never closed (a '\"' is missing)"
+        return f"a quoted cell that starts on line {start} is never closed (a '\"' is missing)"
     if "expected after" in text:
         return (f"text after the closing quote of a cell; a quote inside a cell must be doubled (\"\"), "
                 f"and a cell in quotes must end at the next '{delimiter}'")
@@ -280,8 +286,7 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
         break
     if header_line is None:
         raise _error(shown, "the file is empty; its first line must be a header such as "
-                     f"{','.join(REQUIRED['projects'])} or {','.join(REQUIRED['costcodes'])}",
-                     line=consumed or None)
+                     f"{','.join(REQUIRED['projects'])} or {','.join(REQUIRED['costcodes'])}")
     header_no = consumed
     if delimiter is None:
         counts = _delimiters_outside_quotes(header_line)
@@ -305,7 +310,7 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
         except StopIteration:
             return None
         except csv.Error as exc:
-            raise _error(shown, _csv_problem(exc, delimiter, start), line=reader.line_num + offset) from None
+            raise _error(shown, _csv_problem(exc, delimiter, start), line=start) from None
         return start, row
 
     first = next_row()
@@ -509,6 +514,10 @@ class _Checker:
             if item.get("id") is not None:
                 by_id[str(item["id"])] = item
         self.find = lambda ref: by_number.get(ref) or by_id.get(ref)
+        # line_item_types wants a project_id in the spec although the types are company-wide.
+        referenced = [self.find(v["procore_project"]) for v in self.parsed.rows.values()]
+        any_project = next((p for p in referenced if p is not None), None) or next(iter(by_id.values()), None)
+        self.any_project_id = any_project["id"] if any_project else None
         if self.parsed.kind == "projects":
             self._check_projects()
         else:
@@ -601,7 +610,7 @@ class _Checker:
         if not used:
             return
         known: set[str] = set()
-        for item in list_line_item_types(self.client):
+        for item in list_line_item_types(self.client, self.any_project_id):
             if isinstance(item, dict):
                 known |= {str(item[f]).strip() for f in ("code", "name") if item.get(f) not in (None, "")}
         missing = {t: at for t, at in used.items() if t not in known}
@@ -647,6 +656,3 @@ def export_mappings(state, pair: str, kind: str, out: TextIO) -> int:
         writer.writerow([row[c] for c in COLUMNS[kind]])
     return len(rows)
 
-
-# Re-exported for callers that only want the error type of a remote check.
-_ = RemoteError

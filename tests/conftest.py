@@ -77,7 +77,8 @@ class Workdir:
         return self.path / "state.db"
 
     def write_config(self, text: str | None = None) -> Path:
-        self.config_path.write_text(text if text is not None else self.sandbox.config_yaml(self.state_path),
+        # The vendor tests run the vendors stream alone; purchase-order tests write their own.
+        self.config_path.write_text(text if text is not None else self.sandbox.config_yaml(self.state_path, ("vendors",)),
                                     encoding="utf-8")
         return self.config_path
 

@@ -93,12 +93,13 @@ def _setup_logging(level_name: str) -> None:
 
 
 def _register() -> None:
-    from mlconnector.cli import audit, credentials, demo, mappings, ping, status, sync
+    from mlconnector.cli import audit, credentials, demo, mappings, ping, quarantine, replay, status, sync
 
-    for module in (ping, sync, status, audit, demo):
+    for module in (ping, sync, replay, status, audit, demo):
         module.register(app)
     app.add_typer(credentials.app, name="credentials")
     app.add_typer(mappings.app, name="mappings")
+    app.add_typer(quarantine.app, name="quarantine")
 
 
 _register()

@@ -35,7 +35,9 @@ def status(ctx: typer.Context, json: bool = _common.JSON_OPTION) -> None:
                     "resuming": bool(marks[s.name].cursor) if s.name in marks else False,
                     "linked": links.get(s.name, 0),
                     "quarantined": sum(1 for q in held if q.stream == s.name),
-                } for s in pair.streams.values()],
+                } for s in pair.streams.values()
+                    # Streams that are off and have never run say nothing worth a row.
+                    if s.enabled or s.name in marks or links.get(s.name) or any(q.stream == s.name for q in held)],
             })
     if json:
         _output.emit_json({"state": str(config.state_path), "pairs": pairs})

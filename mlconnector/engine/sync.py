@@ -123,7 +123,7 @@ def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dic
             report.run_id = state.start_run(pair_name, streams=streams)
         report.exit_code = ExitCode.FATAL  # until the streams are through
         passes: dict[str, StreamPass] = {}
-        for stream in build_streams(pair, source, target):
+        for stream in build_streams(pair, source, target, mappings=lambda kind: state.mappings_of(pair_name, kind)):
             stream_report = StreamReport(stream.name)
             passes[stream.name] = StreamPass(state=state, pair=pair_name, stream=stream, run_id=report.run_id,
                                              dry_run=dry_run, report=stream_report, on_progress=on_progress)

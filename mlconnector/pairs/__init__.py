@@ -16,6 +16,19 @@ STREAM_OPTIONS: dict[tuple[str, str], dict[str, dict[str, tuple[type, Any]]]] = 
             # Sage 300 dates carry no time: re-read this many days before the watermark.
             "lookback_days": (int, 1),
         },
+        "purchase_orders": {
+            "target": (str, "commitments"),       # commitments | direct_costs
+            "lookback_days": (int, 1),
+            # The PO header field holding its last-edited date (not documented publicly).
+            "changed_field": (str, "DateLastEdited"),
+            "open_status": (str, ""),             # "" = Approved (commitments) / approved (direct costs)
+            "completed_status": (str, ""),        # "" = Closed (commitments) / approved (direct costs)
+            "cost_type": (str, ""),               # line item type code when the costcodes mapping gives none
+        },
+        "po_invoices": {
+            "lookback_days": (int, 1),
+            "changed_field": (str, "DateLastEdited"),
+        },
     },
 }
 
@@ -25,11 +38,34 @@ def stream_options(source_kind: str, target_kind: str) -> dict[str, dict[str, tu
     return STREAM_OPTIONS.get((source_kind, target_kind))
 
 
-def build_streams(pair, source_client, target_client) -> list:
-    """The enabled streams of ``pair`` (a PairConfig), wired to the two clients, in order."""
+def build_streams(pair, source_client, target_client, *, mappings) -> list:
+    """Every stream of ``pair`` (a PairConfig), wired to the two clients, in dependency order.
+
+    ``mappings(kind)`` returns the pair's mapping table of that kind (projects, costcodes).
+    """
     source_kind, target_kind = source_client.settings.kind, target_client.settings.kind
     if (source_kind, target_kind) == ("sage300", "procore"):
         from mlconnector.pairs import sage300_procore
 
-        return sage300_procore.build_streams(pair.name, pair.streams, source_client, target_client)
+        return sage300_procore.build_streams(pair.name, pair.streams, source_client, target_client,
+                                             mappings=mappings)
     raise NotImplementedError(f"pair {source_kind} -> {target_kind} is not built yet")
+
+
+# A record id as people see and type it: "PO:PO000123", "VENDOR:1200", "INV:IN00042".
+RECORD_PREFIXES = {"vendors": "VENDOR", "purchase_orders": "PO", "po_invoices": "INV"}
+
+
+def record_id(stream: str, source_key: str) -> str:
+    return f"{RECORD_PREFIXES.get(stream, stream.upper())}:{source_key}"
+
+
+def parse_record_id(text: str) -> tuple[str, str] | None:
+    """(stream, source key) of "PO:PO000123"; None when the text has no known prefix."""
+    prefix, sep, key = text.partition(":")
+    if not sep or not key:
+        return None
+    for stream, known in RECORD_PREFIXES.items():
+        if prefix.strip().upper() == known:
+            return stream, key.strip()
+    return None

@@ -13,15 +13,22 @@ from typing import Any
 
 from mlconnector.sandbox.procore import ProcoreSimulator
 from mlconnector.sandbox.sage300 import Sage300Simulator
-from mlconnector.sandbox.seed import seed as seed_vendors
+from mlconnector.sandbox.seed import seed as seed_both
 
-__all__ = ["ProcoreSimulator", "Sage300Simulator", "Sandbox"]
+__all__ = ["DATA_DIR", "ProcoreSimulator", "Sage300Simulator", "Sandbox"]
+
+# Mapping files that fit the seed data: projects.csv (Sage contract -> Procore project number),
+# costcodes.csv (Sage category -> Procore cost code and cost type) and costcodes-extra.csv (the one
+# category costcodes.csv leaves out, so a PO waits for its mapping until that file is imported).
+DATA_DIR = Path(__file__).parent / "data"
 
 
 class Sandbox:
     """Both simulators with seed data; ``with Sandbox() as sandbox:`` serves them for the block.
 
-    ``seed=None`` leaves both systems empty. ``seed_summary`` holds what :func:`seed` made.
+    ``seed=None`` leaves both systems empty. ``seed_summary`` holds what :func:`seed` made: the
+    vendors, Procore's projects, cost codes, cost types and billing periods, Sage's purchase orders
+    and PO invoices.
     """
 
     def __init__(self, *, vendors: int = 300, seed: int | None = 7, procore_port: int = 0,
@@ -29,7 +36,7 @@ class Sandbox:
         self.procore = ProcoreSimulator(port=procore_port)
         self.sage300 = Sage300Simulator(port=sage300_port)
         self.seed_summary: dict[str, Any] = (
-            seed_vendors(self.sage300, self.procore, vendors=vendors, seed=seed) if seed is not None else {})
+            seed_both(self.sage300, self.procore, vendors=vendors, seed=seed) if seed is not None else {})
 
     def start(self) -> Sandbox:
         self.procore.start()
@@ -46,8 +53,10 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def config_yaml(self, state_path: str | Path) -> str:
-        """A complete mlconnector configuration for the sage300-procore pair against these servers."""
+    def config_yaml(self, state_path: str | Path,
+                    streams: tuple[str, ...] = ("vendors", "purchase_orders", "po_invoices")) -> str:
+        """A complete mlconnector configuration for the sage300-procore pair against these servers,
+        with ``streams`` on."""
         # JSON strings are valid YAML scalars: safe for Windows paths, spaces and colons.
         return f"""\
 state: {json.dumps(str(state_path))}
@@ -67,8 +76,7 @@ pairs:
     source: sage300
     target: procore
     streams:
-      vendors: {{enabled: true}}
-"""
+""" + "".join(f"      {name}: {{enabled: true}}\n" for name in streams)
 
     def credentials_env(self) -> dict[str, str]:
         """The environment variables that hand the sandbox credentials to mlconnector."""

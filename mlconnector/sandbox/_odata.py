@@ -74,9 +74,10 @@ class _Node:
     evaluate: Callable[[Row], Any]
 
 
-def compile_filter(text: str, field_types: dict[str, str]) -> Predicate:
-    """Compile ``text`` against an entity whose fields have these types (string, datetime, collection)."""
-    return _Parser(text, field_types).parse()
+def compile_filter(text: str, field_types: dict[str, str], type_name: str = "APVendor") -> Predicate:
+    """Compile ``text`` against the entity ``type_name`` whose fields have these types
+    (string, datetime, number, collection)."""
+    return _Parser(text, field_types, type_name).parse()
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -94,9 +95,10 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str, field_types: dict[str, str]) -> None:
+    def __init__(self, text: str, field_types: dict[str, str], type_name: str) -> None:
         self.text = text
         self.field_types = field_types
+        self.type_name = type_name
         self.tokens = _tokenize(text)
         self.index = 0
 
@@ -213,12 +215,14 @@ class _Parser:
     def field(self, name: str) -> _Node:
         kind = self.field_types.get(name)
         if kind is None:
-            raise QueryError(f"Could not find a property named '{name}' on type 'APVendor'.")
+            raise QueryError(f"Could not find a property named '{name}' on type '{self.type_name}'.")
         if kind == "datetime":
             return _Node("datetime", lambda row: _parse_datetime(row[name], None) if row[name] else None)
         if kind == "string":
             # Sage view fields are fixed-length: compare without the trailing blanks.
             return _Node("string", lambda row: row[name].rstrip() if isinstance(row[name], str) else row[name])
+        if kind == "number":
+            return _Node("number", lambda row: row[name])
         raise QueryError(f"The property '{name}' cannot be used in a $filter query option.")
 
     def function(self, name: _Token) -> _Node:

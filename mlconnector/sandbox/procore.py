@@ -1,8 +1,12 @@
-"""A Procore REST API simulator: OAuth client credentials, company header, rate limits, vendors.
+"""A Procore REST API simulator: OAuth client credentials, company header, rate limits, vendors,
+and the financial tools an ERP feeds: projects, cost codes, cost types, purchase order contracts,
+direct costs, billing periods and requisitions (subcontractor invoices).
 
 Login and API are served by the same server. Behaviour follows shared/reference/procore.md:
 §1 auth, §2 ``Procore-Company-Id``, §3 rate limits, §4 pagination, §5.1 vendors and the
-``/sync`` semantics, §7 error bodies.
+``/sync`` semantics, §5.2 projects, §5.3 cost codes and line item types, §5.5 commitments,
+§5.7 requisitions, §5.8 direct costs, §5.10 ``origin_id``, §5.11 filters, §7 error bodies.
+Money is held as Decimal and written as strings with two decimals, as Procore does.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -24,7 +29,8 @@ from mlconnector.sandbox._iso3166 import COUNTRY_CODES, STATE_CODES_BY_COUNTRY
 from mlconnector.sandbox._server import Request, Response, SimulatorServer, json_response
 
 API = "/rest/v1.0"
-FIRST_VENDOR_ID = 562_949_953_421_312  # 2**49: ids beyond 32 bits catch int32 bugs in clients
+API_V11 = "/rest/v1.1"
+FIRST_VENDOR_ID = 562_949_953_421_312  # 2**49, the first id of any object: beyond 32 bits catches int32 bugs
 MAX_SYNC_ITEMS = 1000
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 100, 1000
 
@@ -34,6 +40,43 @@ VENDOR_FIELDS = (
     "business_phone", "mobile_phone", "fax_number", "email_address", "website", "is_active",
     "origin_id", "origin_code", "origin_data", "notes", "license_number",
 )
+
+COMMITMENT_STATUSES = ("Draft", "Processing", "Submitted", "Partially Received", "Received", "Approved", "Closed")
+DIRECT_COST_TYPES = ("invoice", "expense", "payroll", "subcontractor_invoice")
+DIRECT_COST_STATUSES = ("draft", "pending", "revise_and_resubmit", "approved")
+REQUISITION_STATUSES = ("draft", "under_review", "revise_and_resubmit", "approved", "approved_as_noted",
+                        "pending_owner_approval")
+OPEN_REQUISITION_STATUSES = ("draft", "under_review", "revise_and_resubmit")
+LINE_ITEM_BASE_TYPES = ("labor", "equipment", "materials", "commitment", "owner_cost", "professional_services",
+                        "other")
+CLOSED_COMMITMENT = "Line items of a closed commitment cannot be changed"
+NO_OPEN_PERIOD = "The project must have an open billing period (or admin can specify a period_id) to create an invoice"
+NOT_LATEST_OPEN = "Must be the latest, open subcontractor invoice"
+
+# Writable fields of the financial objects, each with what a request value is cast to (see _cast):
+# str, int, bool, date (YYYY-MM-DD), Decimal, or a tuple of the allowed values.
+COMMITMENT_FIELDS: dict[str, Any] = {
+    "number": str, "title": str, "description": str, "status": COMMITMENT_STATUSES, "vendor_id": int,
+    "contract_date": date, "delivery_date": date, "executed": bool, "accounting_method": ("amount", "unit"),
+    "origin_id": str, "origin_code": str, "origin_data": str,
+}
+LINE_ITEM_FIELDS: dict[str, Any] = {
+    "amount": Decimal, "quantity": Decimal, "unit_cost": Decimal, "uom": str, "description": str,
+    "cost_code_id": int, "line_item_type_id": int, "origin_id": str, "origin_data": str,
+}
+DIRECT_COST_FIELDS: dict[str, Any] = {
+    "direct_cost_type": DIRECT_COST_TYPES, "direct_cost_date": date, "invoice_number": str,
+    "status": DIRECT_COST_STATUSES, "vendor_id": int, "description": str, "terms": str, "received_date": date,
+    "payment_date": date, "origin_id": str, "origin_data": str,
+}
+REQUISITION_FIELDS: dict[str, Any] = {
+    "period_id": int, "invoice_number": str, "billing_date": date, "status": REQUISITION_STATUSES,
+    "origin_id": str, "origin_data": str, "comment": str,
+}
+CONTRACT_ITEM_FIELDS: dict[str, Any] = {"work_completed_this_period": Decimal, "materials_presently_stored": Decimal}
+PROJECT_FIELDS = ("display_name", "active", "origin_id", "origin_code", "origin_data", "id", "created_at", "updated_at")
+
+Problems = dict[str, list[str]]
 
 INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token"'}
 RATE_LIMIT_MESSAGE = "You have surpassed the max number of requests for an hour. Please wait until your limit resets."
@@ -117,6 +160,45 @@ class ProcoreSimulator(SimulatorServer):
         self.route("PATCH", rf"{API}/vendors/(?P<vendor_id>\d+)", self._update)
         self.route("GET", rf"{API}/companies/(?P<company_id>\d+)/vendors/inactive", self._list_inactive)
 
+        self._projects: dict[int, dict[str, Any]] = {}
+        self._cost_codes: dict[int, dict[str, Any]] = {}
+        self._line_item_types: dict[int, dict[str, Any]] = {}
+        self._commitments: dict[int, dict[str, Any]] = {}
+        self._commitment_lines: dict[int, dict[str, Any]] = {}
+        self._direct_costs: dict[int, dict[str, Any]] = {}
+        self._direct_cost_lines: dict[int, dict[str, Any]] = {}
+        self._billing_periods: dict[int, dict[str, Any]] = {}
+        self._requisitions: dict[int, dict[str, Any]] = {}
+        self._contract_items: dict[int, dict[str, Any]] = {}
+        po, req, project = f"{API}/purchase_order_contracts", f"{API}/requisitions", r"(?P<project_id>\d+)"
+        self.route("GET", rf"{API}/projects", self._list_projects)
+        self.route("GET", rf"{API}/projects/(?P<project_id>\d+)", self._show_project)
+        self.route("GET", rf"{API}/cost_codes", self._list_cost_codes)
+        self.route("GET", rf"{API}/line_item_types", self._list_line_item_types)
+        self.route("GET", po, self._list_commitments)
+        self.route("POST", po, self._create_commitment)
+        self.route("PATCH", rf"{po}/sync", self._sync_commitments)
+        self.route("GET", rf"{po}/(?P<commitment_id>\d+)", self._show_commitment)
+        self.route("PATCH", rf"{po}/(?P<commitment_id>\d+)", self._update_commitment)
+        self.route("GET", rf"{po}/(?P<commitment_id>\d+)/line_items", self._list_commitment_lines)
+        self.route("POST", rf"{po}/(?P<commitment_id>\d+)/line_items", self._create_commitment_line)
+        self.route("PATCH", rf"{po}/(?P<commitment_id>\d+)/line_items/sync", self._sync_commitment_lines)
+        self.route("DELETE", rf"{po}/(?P<commitment_id>\d+)/line_items/(?P<line_id>\d+)",
+                   self._delete_commitment_line)
+        self.route("GET", rf"{API_V11}/projects/{project}/direct_costs", self._list_direct_costs)
+        self.route("GET", rf"{API_V11}/projects/{project}/direct_costs/(?P<direct_cost_id>\d+)",
+                   self._show_direct_cost)
+        self.route("PATCH", rf"{API}/projects/{project}/direct_costs/sync", self._sync_direct_costs)
+        self.route("PATCH", rf"{API}/projects/{project}/direct_costs/line_items/sync", self._sync_direct_cost_lines)
+        self.route("GET", rf"{API}/projects/{project}/billing_periods", self._list_billing_periods)
+        self.route("GET", req, self._list_requisitions)
+        self.route("POST", req, self._create_requisition)
+        self.route("GET", rf"{req}/(?P<requisition_id>\d+)", self._show_requisition)
+        self.route("PATCH", rf"{req}/(?P<requisition_id>\d+)", self._update_requisition)
+        self.route("GET", rf"{req}/(?P<requisition_id>\d+)/contract_items", self._list_contract_items)
+        self.route("PATCH", rf"{req}/(?P<requisition_id>\d+)/contract_items/(?P<item_id>\d+)",
+                   self._update_contract_item)
+
     # -- Python API for tests ------------------------------------------------------------------
 
     def set_rate_limits(self, *, hourly: int | None = None, spike: int | None = None,
@@ -157,6 +239,85 @@ class ProcoreSimulator(SimulatorServer):
         with self.lock:
             found = self._by_origin_id(origin_id)
             return _public(found) if found else None
+
+    def add_project(self, name: str, project_number: str, **fields: Any) -> dict[str, Any]:
+        """Store a project as someone set it up in Procore; ``display_name`` defaults to "number - name"."""
+        unknown = set(fields) - set(PROJECT_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown project fields: {sorted(unknown)}")
+        with self.lock:
+            if _origin_taken(self._projects, fields.get("origin_id"), None):
+                raise ValueError(f"origin_id {fields['origin_id']!r} is already taken")
+            project = self._insert(self._projects, {
+                "name": name, "display_name": f"{project_number} - {name}", "project_number": project_number,
+                "active": True, "origin_id": None, "origin_code": None, "origin_data": None,
+                "company": {"id": self.company_id, "name": self.company_name}, **fields})
+            return _public(project)
+
+    def add_cost_code(self, project_id: int, full_code: str, name: str) -> dict[str, Any]:
+        """A flat project cost code (no parent): ``code`` and ``full_code`` are both ``full_code``."""
+        with self.lock:
+            self._require(self._projects, project_id, "project")
+            if any(c["project_id"] == project_id and c["full_code"] == full_code for c in self._cost_codes.values()):
+                raise ValueError(f"cost code {full_code} already exists in project {project_id}")
+            code = self._insert(self._cost_codes, {
+                "code": full_code, "full_code": full_code, "name": name, "parent": None, "project_id": project_id,
+                "biller_id": project_id, "biller_type": "Project", "origin_id": None, "origin_data": None})
+            return dict(code)
+
+    def add_line_item_type(self, code: str, name: str, base_type: str) -> dict[str, Any]:
+        """A company cost type, e.g. ``("M", "Materials", "materials")``."""
+        if base_type not in LINE_ITEM_BASE_TYPES:
+            raise ValueError(f"base_type must be one of {LINE_ITEM_BASE_TYPES}")
+        with self.lock:
+            return _line_item_type(self._insert(self._line_item_types, {
+                "name": name, "code": code, "base_type": base_type, "origin_id": None, "origin_data": None}))
+
+    def add_billing_period(self, project_id: int, start_date: date | str, end_date: date | str, *,
+                           open: bool = True) -> dict[str, Any]:
+        """A billing period of a project; its ``due_date`` is its ``end_date``."""
+        with self.lock:
+            self._require(self._projects, project_id, "project")
+            end = _date_text(end_date)
+            position = 1 + sum(p["project_id"] == project_id for p in self._billing_periods.values())
+            return dict(self._insert(self._billing_periods, {
+                "project_id": project_id, "position": position, "start_date": _date_text(start_date),
+                "end_date": end, "due_date": end, "status": "open" if open else "closed"}))
+
+    def projects(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [_public(p) for p in _by_id(self._projects)]
+
+    def cost_codes(self, project_id: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(c) for c in _by_id(self._cost_codes) if c["project_id"] == project_id]
+
+    def line_item_types(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [_line_item_type(t) for t in _by_id(self._line_item_types)]
+
+    def billing_periods(self, project_id: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(p) for p in _by_id(self._billing_periods) if p["project_id"] == project_id]
+
+    def commitments(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Purchase order contracts (show representation, with ``line_items``), of one project or all."""
+        with self.lock:
+            return [self._render_commitment(c) for c in _by_id(self._commitments)
+                    if project_id in (None, c["project_id"])]
+
+    def direct_costs(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Direct costs with their ``line_items``, of one project or all."""
+        with self.lock:
+            return [self._render_direct_cost(d) for d in _by_id(self._direct_costs)
+                    if project_id in (None, d["project_id"])]
+
+    def requisitions(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Requisitions (subcontractor invoices) with their ``contract_items``, of one project or all."""
+        with self.lock:
+            return [{**self._render_requisition(r), "contract_items": [
+                self._render_contract_item(i) for i in self._items_of(r)]}
+                for r in _by_id(self._requisitions) if project_id in (None, r["project_id"])]
 
     # -- checks on every request --------------------------------------------------------------
 
@@ -280,7 +441,10 @@ class ProcoreSimulator(SimulatorServer):
             vendors.sort(key=lambda v: ((v["name"] or "").casefold(), v["id"]))
         return self._paginate(request, vendors)
 
-    def _paginate(self, request: Request, items: list[dict[str, Any]]) -> Response:
+    def _paginate(self, request: Request, items: list[dict[str, Any]],
+                  render: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
+        """One page of ``items`` (each shown by ``render``, a vendor by default) with Total, Per-Page, Link."""
+        render = render or _public
         per_page = min(MAX_PER_PAGE, max(1, _int_or(request.param("per_page"), DEFAULT_PER_PAGE)))
         page = max(1, _int_or(request.param("page"), 1))
         last = max(1, math.ceil(len(items) / per_page))
@@ -288,7 +452,7 @@ class ProcoreSimulator(SimulatorServer):
         if page < last:
             rels.append(("next", page + 1))
         link = ", ".join(f'<{self._page_url(request, number)}>; rel="{rel}"' for rel, number in rels)
-        body = [_public(v) for v in items[(page - 1) * per_page: page * per_page]]
+        body = [render(v) for v in items[(page - 1) * per_page: page * per_page]]
         return json_response(200, body, {"Total": str(len(items)), "Per-Page": str(per_page), "Link": link})
 
     def _page_url(self, request: Request, page: int) -> str:
@@ -342,34 +506,11 @@ class ProcoreSimulator(SimulatorServer):
         error = self._company_error(body.get("company_id"))
         if error:
             return error
-        updates = body.get("updates")
-        if not isinstance(updates, list):
-            return _errors(400, "param is missing or the value is empty: updates")
-        if len(updates) > MAX_SYNC_ITEMS:
-            return _errors(413, "Payload Too Large")
-        entities, errors = [], []
-        for item in updates:  # in order: a later item sees what an earlier one wrote
-            if not isinstance(item, dict):
-                errors.append({"item": item, "errors": {"base": ["is invalid"]}})
-                continue
-            vendor, problems = self._sync_one(item)
-            if problems:
-                errors.append({**item, "errors": problems})
-            else:
-                entities.append(_public(vendor))
-        return json_response(200, {"entities": entities, "errors": errors})
+        return _sync_answer(body.get("updates"), self._sync_one, _public)
 
     def _sync_one(self, item: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-        """Match as procore.md §5.1 says: on ``id`` when given (the only way to change ``origin_id``),
-        else on ``origin_id`` (create when unknown), else create."""
-        if item.get("id") is not None:
-            vendor = self._vendors.get(_int_or(item["id"], -1))
-            if vendor is None:
-                return None, {"id": ["Entity with this ID not found"]}
-            return self._write(vendor, item)
-        if item.get("origin_id") not in (None, ""):
-            return self._write(self._by_origin_id(str(item["origin_id"])), item)
-        return self._write(None, item)
+        vendor, problems = _match(self._vendors, item)
+        return (None, problems) if problems else self._write(vendor, item)
 
     def _write(self, vendor: dict[str, Any] | None, item: dict[str, Any]
                ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
@@ -391,8 +532,7 @@ class ProcoreSimulator(SimulatorServer):
         return vendor, {}
 
     def _store_new(self, fields: dict[str, Any]) -> dict[str, Any]:
-        vendor_id = fields.get("id") or self._next_id
-        self._next_id = max(self._next_id, vendor_id + 1)
+        vendor_id = self._new_id(fields.get("id"))
         now = _iso(self.clock())
         vendor = {"id": vendor_id, **{name: fields.get(name) for name in VENDOR_FIELDS}}
         if vendor["is_active"] is None:
@@ -405,6 +545,716 @@ class ProcoreSimulator(SimulatorServer):
 
     def _by_origin_id(self, origin_id: str) -> dict[str, Any] | None:
         return next((v for v in self._vendors.values() if v["origin_id"] == origin_id), None)
+
+    def _new_id(self, wanted: int | None = None) -> int:
+        """One sequence for every kind of object, so an id of one kind never names another."""
+        new_id = wanted or self._next_id
+        self._next_id = max(self._next_id, new_id + 1)
+        return new_id
+
+    # -- financial tools: storage ---------------------------------------------------------------
+
+    def _insert(self, table: dict[int, dict[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
+        now = _iso(self.clock())
+        record = {**fields, "id": self._new_id(fields.get("id"))}
+        record.setdefault("created_at", now)
+        record.setdefault("updated_at", record["created_at"])
+        table[record["id"]] = record
+        return record
+
+    def _change(self, record: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Apply a partial update; ``updated_at`` moves only when a value really changed."""
+        changed = {name: value for name, value in changes.items() if record.get(name) != value}
+        if changed:
+            record.update(changed)
+            record["updated_at"] = _iso(self.clock())
+
+    @staticmethod
+    def _require(table: dict[int, dict[str, Any]], record_id: int, what: str) -> dict[str, Any]:
+        if record_id not in table:
+            raise ValueError(f"no {what} with id {record_id}")
+        return table[record_id]
+
+    def _project_param(self, request: Request, body: dict[str, Any] | None = None) -> dict[str, Any] | Response:
+        """The project a request names (body or query, as Rails merges them): 400 without one, 404 unknown."""
+        value = body.get("project_id") if body and body.get("project_id") is not None else request.param("project_id")
+        if value in (None, ""):
+            return _errors(400, "param is missing or the value is empty: project_id")
+        return self._projects.get(_int_or(value, -1)) or _errors(404, "Not Found")
+
+    def _in_project(self, table: dict[int, dict[str, Any]], record_id: Any,
+                    project: dict[str, Any]) -> dict[str, Any] | None:
+        record = table.get(_int_or(record_id, -1))
+        return record if record is not None and record["project_id"] == project["id"] else None
+
+    def _lines_of(self, table: dict[int, dict[str, Any]], holder_id: int) -> list[dict[str, Any]]:
+        return sorted((line for line in table.values() if line["holder_id"] == holder_id),
+                      key=lambda line: (line["position"], line["id"]))
+
+    def _items_of(self, requisition: dict[str, Any]) -> list[dict[str, Any]]:
+        return sorted((i for i in self._contract_items.values() if i["requisition_id"] == requisition["id"]),
+                      key=lambda i: i["position"])
+
+    # -- financial tools: representations ---------------------------------------------------------
+
+    def _render_line(self, line: dict[str, Any], holder_type: str) -> dict[str, Any]:
+        code = self._cost_codes.get(line["cost_code_id"])
+        kind = self._line_item_types.get(line["line_item_type_id"])
+        project = self._projects[line["project_id"]]
+        return {
+            "id": line["id"], "amount": _money(line["amount"]), "total_amount": _money(line["amount"]),
+            "quantity": _decimal_text(line["quantity"]), "unit_cost": _decimal_text(line["unit_cost"]),
+            "uom": line["uom"], "description": line["description"], "extended_type": line["extended_type"],
+            "position": line["position"], "origin_id": line["origin_id"], "origin_data": line["origin_data"],
+            "cost_code_id": line["cost_code_id"],
+            "cost_code": {k: code[k] for k in ("id", "code", "full_code", "name", "origin_id")} if code else None,
+            "line_item_type_id": line["line_item_type_id"],
+            "line_item_type": _line_item_type(kind) if kind else None,
+            "holder": {"id": line["holder_id"], "holder_type": holder_type},
+            "project": {"id": project["id"], "name": project["name"]},
+            "company": {"id": self.company_id, "name": self.company_name},
+            "created_at": line["created_at"], "updated_at": line["updated_at"],
+        }
+
+    def _render_commitment(self, commitment: dict[str, Any], *, line_items: bool = True) -> dict[str, Any]:
+        lines = self._lines_of(self._commitment_lines, commitment["id"])
+        vendor = self._vendors.get(commitment["vendor_id"])
+        project = self._projects[commitment["project_id"]]
+        shown = {
+            "id": commitment["id"], "project": {"id": project["id"], "name": project["name"]},
+            "vendor": {"id": vendor["id"], "company": vendor["name"], "origin_id": vendor["origin_id"]}
+            if vendor else None,
+            **{name: commitment[name] for name in COMMITMENT_FIELDS if name != "vendor_id"},
+            "grand_total": _money(sum((line["amount"] for line in lines), Decimal(0))),
+            "created_at": commitment["created_at"], "updated_at": commitment["updated_at"], "deleted_at": None,
+        }
+        if line_items:
+            shown["line_items"] = [self._render_line(line, "PurchaseOrderContract") for line in lines]
+        return shown
+
+    def _render_direct_cost(self, direct_cost: dict[str, Any]) -> dict[str, Any]:
+        lines = self._lines_of(self._direct_cost_lines, direct_cost["id"])
+        vendor = self._vendors.get(direct_cost["vendor_id"])
+        return {
+            "id": direct_cost["id"], **{name: direct_cost[name] for name in DIRECT_COST_FIELDS},
+            "vendor": {"id": vendor["id"], "name": vendor["name"]} if vendor else None,
+            "vendor_name": vendor["name"] if vendor else None,
+            "grand_total": _money(sum((line["amount"] for line in lines), Decimal(0))),
+            "line_items": [self._render_line(line, "DirectCost") for line in lines],
+            "created_at": direct_cost["created_at"], "updated_at": direct_cost["updated_at"], "deleted_at": None,
+        }
+
+    def _render_requisition(self, requisition: dict[str, Any]) -> dict[str, Any]:
+        commitment = self._commitments[requisition["commitment_id"]]
+        vendor = self._vendors.get(commitment["vendor_id"])
+        period = self._billing_periods[requisition["period_id"]]
+        claimed = sum((i["work_completed_this_period"] for i in self._items_of(requisition)), Decimal(0))
+        return {
+            "id": requisition["id"], "project_id": requisition["project_id"],
+            "commitment_id": commitment["id"], "commitment_type": "PurchaseOrderContract",
+            "contract_name": commitment["title"], "vendor_name": vendor["name"] if vendor else None,
+            "number": requisition["number"], **{name: requisition[name] for name in REQUISITION_FIELDS},
+            "requisition_start": period["start_date"], "requisition_end": period["end_date"],
+            "total_claimed_amount": _money(claimed),
+            "created_at": requisition["created_at"], "updated_at": requisition["updated_at"],
+        }
+
+    def _render_contract_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        previous, this, stored = (item["work_completed_from_previous_application"],
+                                  item["work_completed_this_period"], item["materials_presently_stored"])
+        return {
+            "id": item["id"], "item_type": "contract", "line_item_id": item["line_item_id"],
+            "cost_code_id": item["cost_code_id"], "description_of_work": item["description_of_work"],
+            "scheduled_value": _money(item["scheduled_value"]),
+            "work_completed_from_previous_application": _money(previous),
+            "work_completed_this_period": _money(this), "materials_presently_stored": _money(stored),
+            "total_completed_and_stored_to_date": _money(previous + this + stored), "position": item["position"],
+        }
+
+    # -- projects, cost codes, cost types, billing periods (read only) -----------------------------
+
+    def _list_projects(self, request: Request) -> Response:
+        error = self._company_error(request.param("company_id"))
+        if error:
+            return error
+        status = request.param("filters[by_status]") or "Active"
+        projects = [p for p in _by_id(self._projects) if status == "All" or p["active"] == (status == "Active")]
+        origin_id, name = request.param("filters[origin_id]"), (request.param("filters[name]") or "").casefold()
+        if origin_id:
+            projects = [p for p in projects if p["origin_id"] == origin_id]
+        if name:
+            projects = [p for p in projects if name in p["name"].casefold()]
+        return self._paginate(request, projects)
+
+    def _show_project(self, request: Request, project_id: str) -> Response:
+        error = self._company_error(request.param("company_id"))
+        project = self._projects.get(int(project_id))
+        return error or (json_response(200, _public(project)) if project else _errors(404, "Not Found"))
+
+    def _list_cost_codes(self, request: Request) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        codes = [c for c in _by_id(self._cost_codes) if c["project_id"] == project["id"]]
+        origin_id = request.param("filters[origin_id]")
+        if origin_id:
+            codes = [c for c in codes if c["origin_id"] == origin_id]
+        return self._paginate(request, codes, dict)
+
+    def _list_line_item_types(self, request: Request) -> Response:
+        error = self._company_error(request.param("company_id"))
+        if error:
+            return error
+        if request.param("project_id") not in (None, "") and self._projects.get(
+                _int_or(request.param("project_id"), -1)) is None:
+            return _errors(404, "Not Found")
+        kinds = _by_id(self._line_item_types)
+        origin_id = request.param("filters[origin_id]")
+        if origin_id:
+            kinds = [k for k in kinds if k["origin_id"] == origin_id]
+        return self._paginate(request, kinds, _line_item_type)
+
+    def _list_billing_periods(self, request: Request, project_id: str) -> Response:
+        project = self._projects.get(int(project_id))
+        if project is None:
+            return _errors(404, "Not Found")
+        periods = [p for p in _by_id(self._billing_periods) if p["project_id"] == project["id"]]
+        return self._paginate(request, periods, dict)
+
+    # -- purchase order contracts (commitments) ----------------------------------------------------
+
+    def _list_commitments(self, request: Request) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        found = [c for c in _by_id(self._commitments) if c["project_id"] == project["id"]]
+        for name in ("origin_id", "status"):
+            value = request.param(f"filters[{name}]")
+            if value:
+                found = [c for c in found if c[name] == value]
+        return self._paginate(request, found, lambda c: self._render_commitment(c, line_items=False))
+
+    def _show_commitment(self, request: Request, commitment_id: str) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        commitment = self._in_project(self._commitments, commitment_id, project)
+        return json_response(200, self._render_commitment(commitment)) if commitment else _errors(404, "Not Found")
+
+    def _create_commitment(self, request: Request) -> Response:
+        return self._write_one(request, "purchase_order_contract", lambda project, fields: self._write_commitment(
+            project, None, fields), self._render_commitment, 201)
+
+    def _update_commitment(self, request: Request, commitment_id: str) -> Response:
+        def write(project: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            commitment = self._in_project(self._commitments, commitment_id, project)
+            return (self._write_commitment(project, commitment, fields) if commitment
+                    else (None, {"id": ["Entity with this ID not found"]}))
+        return self._write_one(request, "purchase_order_contract", write, self._render_commitment, 200)
+
+    def _sync_commitments(self, request: Request) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        project = self._project_param(request, body)
+        if isinstance(project, Response):
+            return project
+
+        def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            commitment, problems = _match(self._commitments, item, lambda c: c["project_id"] == project["id"])
+            return (None, problems) if problems else self._write_commitment(project, commitment, item)
+        return _sync_answer(body.get("updates"), write, self._render_commitment)
+
+    def _write_commitment(self, project: dict[str, Any], commitment: dict[str, Any] | None,
+                          item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+        changes, problems = _cast(item, COMMITMENT_FIELDS)
+        if commitment is None or "vendor_id" in changes:
+            vendor_id = changes.get("vendor_id")
+            if vendor_id is None:
+                problems.setdefault("vendor_id", ["can't be blank"])
+            elif vendor_id not in self._vendors:
+                problems["vendor_id"] = ["is invalid"]
+        number = changes.get("number")
+        if number and any(c["number"] == number and c["project_id"] == project["id"] and c is not commitment
+                          for c in self._commitments.values()):
+            problems["number"] = ["has already been taken"]
+        if _origin_taken(self._commitments, changes.get("origin_id"), commitment):
+            problems["origin_id"] = ["has already been taken"]
+        if problems:
+            return None, problems
+        if commitment is not None:
+            self._change(commitment, changes)
+            return commitment, {}
+        if not number:  # Procore numbers a project's commitments 1, 2, ... when none is given
+            taken = [int(c["number"]) for c in self._commitments.values()
+                     if c["project_id"] == project["id"] and (c["number"] or "").isdigit()]
+            changes["number"] = str(max(taken, default=0) + 1)
+        defaults = {name: None for name in COMMITMENT_FIELDS}
+        defaults.update(status="Draft", executed=False, accounting_method="amount")
+        return self._insert(self._commitments, {**defaults, **changes, "project_id": project["id"]}), {}
+
+    # -- commitment line items -------------------------------------------------------------------
+
+    def _commitment_param(self, request: Request, commitment_id: str,
+                          body: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        project = self._project_param(request, body)
+        if isinstance(project, Response):
+            return project
+        commitment = self._in_project(self._commitments, commitment_id, project)
+        return (project, commitment) if commitment else _errors(404, "Not Found")
+
+    def _list_commitment_lines(self, request: Request, commitment_id: str) -> Response:
+        found = self._commitment_param(request, commitment_id)
+        if isinstance(found, Response):
+            return found
+        lines = self._lines_of(self._commitment_lines, found[1]["id"])
+        return self._paginate(request, lines, lambda line: self._render_line(line, "PurchaseOrderContract"))
+
+    def _create_commitment_line(self, request: Request, commitment_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        found = self._commitment_param(request, commitment_id, body)
+        if isinstance(found, Response):
+            return found
+        if not isinstance(body.get("line_item"), dict):
+            return _errors(400, "param is missing or the value is empty: line_item")
+        line, problems = self._write_commitment_line(*found, None, body["line_item"])
+        if problems:
+            return _errors(422, problems)
+        return json_response(201, self._render_line(line, "PurchaseOrderContract"))
+
+    def _sync_commitment_lines(self, request: Request, commitment_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        found = self._commitment_param(request, commitment_id, body)
+        if isinstance(found, Response):
+            return found
+        project, commitment = found
+
+        def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            line, problems = _match(self._commitment_lines, item, lambda li: li["holder_id"] == commitment["id"])
+            return (None, problems) if problems else self._write_commitment_line(project, commitment, line, item)
+        return _sync_answer(body.get("updates"), write, lambda line: self._render_line(line, "PurchaseOrderContract"))
+
+    def _write_commitment_line(self, project: dict[str, Any], commitment: dict[str, Any],
+                               line: dict[str, Any] | None, item: dict[str, Any]
+                               ) -> tuple[dict[str, Any] | None, Problems]:
+        if commitment["status"] == "Closed":
+            return None, {"base": [CLOSED_COMMITMENT]}
+        return self._write_line(self._commitment_lines, project, commitment["id"], line, item, require_type=False)
+
+    def _delete_commitment_line(self, request: Request, commitment_id: str, line_id: str) -> Response:
+        found = self._commitment_param(request, commitment_id)
+        if isinstance(found, Response):
+            return found
+        line = self._commitment_lines.get(int(line_id))
+        if line is None or line["holder_id"] != found[1]["id"]:
+            return _errors(404, "Not Found")
+        if found[1]["status"] == "Closed":
+            return _errors(422, {"base": [CLOSED_COMMITMENT]})
+        del self._commitment_lines[line["id"]]
+        return Response(204)
+
+    def _write_line(self, table: dict[int, dict[str, Any]], project: dict[str, Any], holder_id: int,
+                    line: dict[str, Any] | None, item: dict[str, Any], *, require_type: bool
+                    ) -> tuple[dict[str, Any] | None, Problems]:
+        """Create (``line`` None) or update a commitment or direct cost line item."""
+        changes, problems = _cast(item, LINE_ITEM_FIELDS)
+        if "amount" in changes and changes["amount"] is None:
+            problems["amount"] = ["is not a number"]
+        if line is None or "cost_code_id" in changes:
+            code_id = changes.get("cost_code_id")
+            if code_id is None:
+                problems.setdefault("cost_code_id", ["can't be blank"])
+            elif code_id not in self._cost_codes or self._cost_codes[code_id]["project_id"] != project["id"]:
+                problems["cost_code_id"] = ["is not a cost code of this project"]
+        type_id = changes.get("line_item_type_id")
+        if type_id is not None and type_id not in self._line_item_types:
+            problems["line_item_type_id"] = ["is invalid"]
+        elif require_type and line is None and type_id is None:
+            problems.setdefault("line_item_type_id", ["can't be blank"])
+        if _origin_taken(table, changes.get("origin_id"), line):
+            problems["origin_id"] = ["has already been taken"]
+        if problems:
+            return None, problems
+        if "amount" in changes:
+            changes["extended_type"] = "manual"
+        elif "quantity" in changes or "unit_cost" in changes:  # amount = quantity × unit cost
+            quantity = changes.get("quantity", line and line["quantity"])
+            unit_cost = changes.get("unit_cost", line and line["unit_cost"])
+            if quantity is not None and unit_cost is not None:
+                changes.update(amount=_cents(quantity * unit_cost), extended_type="calculated")
+        if line is not None:
+            self._change(line, changes)
+            return line, {}
+        defaults = {name: None for name in LINE_ITEM_FIELDS}
+        defaults.update(amount=Decimal(0), extended_type="manual",
+                        position=1 + sum(li["holder_id"] == holder_id for li in table.values()))
+        return self._insert(table, {**defaults, **changes, "holder_id": holder_id, "project_id": project["id"]}), {}
+
+    # -- direct costs ------------------------------------------------------------------------------
+
+    def _list_direct_costs(self, request: Request, project_id: str) -> Response:
+        project = self._projects.get(int(project_id))
+        if project is None:
+            return _errors(404, "Not Found")
+        found = [d for d in _by_id(self._direct_costs) if d["project_id"] == project["id"]]
+        for name in ("origin_id", "invoice_number"):
+            value = request.param(f"filters[{name}]")
+            if value:
+                found = [d for d in found if d[name] == value]
+        return self._paginate(request, found, self._render_direct_cost)
+
+    def _show_direct_cost(self, request: Request, project_id: str, direct_cost_id: str) -> Response:
+        direct_cost = self._direct_costs.get(int(direct_cost_id))
+        if direct_cost is None or direct_cost["project_id"] != int(project_id):
+            return _errors(404, "Not Found")
+        return json_response(200, self._render_direct_cost(direct_cost))
+
+    def _sync_direct_costs(self, request: Request, project_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        project = self._projects.get(int(project_id))
+        if project is None:
+            return _errors(404, "Not Found")
+
+        def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            direct_cost, problems = _match(self._direct_costs, item, lambda d: d["project_id"] == project["id"])
+            return (None, problems) if problems else self._write_direct_cost(project, direct_cost, item)
+        return _sync_answer(body.get("updates"), write, self._render_direct_cost)
+
+    def _write_direct_cost(self, project: dict[str, Any], direct_cost: dict[str, Any] | None,
+                           item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+        changes, problems = _cast(item, DIRECT_COST_FIELDS)
+        defaults = {name: None for name in DIRECT_COST_FIELDS}
+        defaults["status"] = "draft"
+        merged = {**(direct_cost or defaults), **changes}
+        if direct_cost is None and merged["direct_cost_type"] is None:
+            problems.setdefault("direct_cost_type", ["can't be blank"])
+        if merged["vendor_id"] is not None and merged["vendor_id"] not in self._vendors:
+            problems["vendor_id"] = ["is invalid"]
+        elif merged["vendor_id"] is None and merged["direct_cost_type"] == "invoice" and "vendor_id" not in problems:
+            problems["vendor"] = ["can't be blank"]  # as AGAVE users see it: "vendor: can't be blank"
+        if _origin_taken(self._direct_costs, changes.get("origin_id"), direct_cost):
+            problems["origin_id"] = ["has already been taken"]
+        if problems:
+            return None, problems
+        if direct_cost is not None:
+            self._change(direct_cost, changes)
+            return direct_cost, {}
+        return self._insert(self._direct_costs, {**merged, "project_id": project["id"]}), {}
+
+    def _sync_direct_cost_lines(self, request: Request, project_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        project = self._projects.get(int(project_id))
+        if project is None:
+            return _errors(404, "Not Found")
+
+        def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            direct_cost = self._in_project(self._direct_costs, item.get("direct_cost_id"), project)
+            if item.get("direct_cost_id") is not None and direct_cost is None:
+                return None, {"direct_cost_id": ["is invalid"]}
+            line, problems = _match(self._direct_cost_lines, item, lambda li: li["project_id"] == project["id"] and (
+                direct_cost is None or li["holder_id"] == direct_cost["id"]))
+            if problems:
+                return None, problems
+            if line is None and direct_cost is None:
+                return None, {"direct_cost_id": ["can't be blank"]}
+            holder_id = line["holder_id"] if line else direct_cost["id"]  # type: ignore[index]
+            return self._write_line(self._direct_cost_lines, project, holder_id, line, item, require_type=True)
+        return _sync_answer(body.get("updates"), write, lambda line: self._render_line(line, "DirectCost"))
+
+    # -- requisitions (subcontractor invoices) -----------------------------------------------------
+
+    def _list_requisitions(self, request: Request) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        found = [r for r in _by_id(self._requisitions) if r["project_id"] == project["id"]]
+        for name in ("origin_id", "status"):
+            value = request.param(f"filters[{name}]")
+            if value:
+                found = [r for r in found if r[name] == value]
+        for name in ("commitment_id", "period_id"):
+            value = request.param(f"filters[{name}]")
+            if value:
+                found = [r for r in found if r[name] == _int_or(value, -1)]
+        return self._paginate(request, found, self._render_requisition)
+
+    def _show_requisition(self, request: Request, requisition_id: str) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        requisition = self._in_project(self._requisitions, requisition_id, project)
+        return json_response(200, self._render_requisition(requisition)) if requisition else _errors(404, "Not Found")
+
+    def _create_requisition(self, request: Request) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        project = self._project_param(request, body)
+        if isinstance(project, Response):
+            return project
+        fields = body.get("requisition") or {}
+        if not isinstance(fields, dict):
+            return _errors(400, "param is missing or the value is empty: requisition")
+        commitment = self._in_project(self._commitments, body.get("commitment_id"), project)
+        if commitment is None:
+            return _errors(422, {"commitment_id": ["is invalid"]})
+        changes, problems = self._check_requisition(project, None, fields)
+        if problems:
+            return _errors(422, problems)
+        if changes.get("period_id") is None:
+            open_periods = [p for p in self._billing_periods.values()
+                            if p["project_id"] == project["id"] and p["status"] == "open"]
+            if not open_periods:
+                return _errors(422, NO_OPEN_PERIOD)
+            changes["period_id"] = max(open_periods, key=lambda p: p["start_date"])["id"]
+        earlier = [r for r in self._requisitions.values() if r["commitment_id"] == commitment["id"]]
+        defaults = {name: None for name in REQUISITION_FIELDS}
+        defaults["status"] = "draft"
+        requisition = self._insert(self._requisitions, {
+            **defaults, **changes, "project_id": project["id"], "commitment_id": commitment["id"],
+            "number": len(earlier) + 1})
+        earlier_ids = {r["id"] for r in earlier}
+        for position, line in enumerate(self._lines_of(self._commitment_lines, commitment["id"]), start=1):
+            previous = sum((i["work_completed_this_period"] for i in self._contract_items.values()
+                            if i["requisition_id"] in earlier_ids and i["line_item_id"] == line["id"]), Decimal(0))
+            self._insert(self._contract_items, {
+                "requisition_id": requisition["id"], "line_item_id": line["id"], "cost_code_id": line["cost_code_id"],
+                "description_of_work": line["description"], "scheduled_value": line["amount"],
+                "work_completed_from_previous_application": previous, "work_completed_this_period": Decimal(0),
+                "materials_presently_stored": Decimal(0), "position": position})
+        return json_response(201, self._render_requisition(requisition))
+
+    def _check_requisition(self, project: dict[str, Any], requisition: dict[str, Any] | None,
+                           fields: dict[str, Any]) -> tuple[dict[str, Any], Problems]:
+        changes, problems = _cast(fields, REQUISITION_FIELDS)
+        if changes.get("period_id") is not None and self._in_project(
+                self._billing_periods, changes["period_id"], project) is None:
+            problems["period_id"] = ["is invalid"]
+        if "status" in changes and changes["status"] is None:
+            problems["status"] = ["is not included in the list"]
+        if _origin_taken(self._requisitions, changes.get("origin_id"), requisition):
+            problems["origin_id"] = ["has already been taken"]
+        return changes, problems
+
+    def _editable_requisition(self, request: Request, requisition_id: str,
+                              body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """The project and requisition, if it is the latest of its commitment and still open (else 422)."""
+        project = self._project_param(request, body)
+        if isinstance(project, Response):
+            return project
+        requisition = self._in_project(self._requisitions, requisition_id, project)
+        if requisition is None:
+            return _errors(404, "Not Found")
+        latest = max(r["number"] for r in self._requisitions.values()
+                     if r["commitment_id"] == requisition["commitment_id"])
+        if requisition["number"] != latest or requisition["status"] not in OPEN_REQUISITION_STATUSES:
+            return _errors(422, NOT_LATEST_OPEN)
+        return project, requisition
+
+    def _update_requisition(self, request: Request, requisition_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        found = self._editable_requisition(request, requisition_id, body)
+        if isinstance(found, Response):
+            return found
+        project, requisition = found
+        fields = body.get("requisition")
+        if not isinstance(fields, dict):
+            return _errors(400, "param is missing or the value is empty: requisition")
+        changes, problems = self._check_requisition(project, requisition, fields)
+        if problems:
+            return _errors(422, problems)
+        self._change(requisition, changes)
+        return json_response(200, self._render_requisition(requisition))
+
+    def _list_contract_items(self, request: Request, requisition_id: str) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        requisition = self._in_project(self._requisitions, requisition_id, project)
+        if requisition is None:
+            return _errors(404, "Not Found")
+        return self._paginate(request, self._items_of(requisition), self._render_contract_item)
+
+    def _update_contract_item(self, request: Request, requisition_id: str, item_id: str) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        found = self._editable_requisition(request, requisition_id, body)
+        if isinstance(found, Response):
+            return found
+        requisition = found[1]
+        item = self._contract_items.get(int(item_id))
+        if item is None or item["requisition_id"] != requisition["id"]:
+            return _errors(404, "Not Found")
+        fields = body.get("requisition_contract_item")
+        if not isinstance(fields, dict):
+            return _errors(400, "param is missing or the value is empty: requisition_contract_item")
+        changes, problems = _cast(fields, CONTRACT_ITEM_FIELDS)
+        problems.update({name: ["is not a number"] for name, value in changes.items() if value is None})
+        if problems:
+            return _errors(422, problems)
+        self._change(item, {name: _cents(value) for name, value in changes.items()})
+        requisition["updated_at"] = max(requisition["updated_at"], item["updated_at"])
+        return json_response(200, self._render_contract_item(item))
+
+    # -- one-object writes (POST/PATCH with a wrapped body) ------------------------------------------
+
+    def _write_one(self, request: Request, wrapper: str,
+                   write: Callable[[dict[str, Any], dict[str, Any]], tuple[dict[str, Any] | None, Problems]],
+                   render: Callable[[dict[str, Any]], dict[str, Any]], status: int) -> Response:
+        """``{project_id, <wrapper>: {...}}`` → ``status`` with the object, or 422 ``{"errors": {...}}``."""
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        project = self._project_param(request, body)
+        if isinstance(project, Response):
+            return project
+        if not isinstance(body.get(wrapper), dict):
+            return _errors(400, f"param is missing or the value is empty: {wrapper}")
+        record, problems = write(project, body[wrapper])
+        if problems.get("id"):
+            return _errors(404, "Not Found")
+        return _errors(422, problems) if problems else json_response(status, render(record))  # type: ignore[arg-type]
+
+
+# -- helpers shared by the sync endpoints and the financial objects ----------------------------------
+
+
+def _sync_answer(updates: Any, write: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Problems]],
+                 render: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+    """A ``/sync`` answer (procore.md §5.1): always 200 with ``entities`` and per-item ``errors``
+    (the caller's item echoed back with an ``errors`` hash); 413 over 1,000 items."""
+    if not isinstance(updates, list):
+        return _errors(400, "param is missing or the value is empty: updates")
+    if len(updates) > MAX_SYNC_ITEMS:
+        return _errors(413, "Payload Too Large")
+    entities, errors = [], []
+    for item in updates:  # in order: a later item sees what an earlier one wrote
+        if not isinstance(item, dict):
+            errors.append({"item": item, "errors": {"base": ["is invalid"]}})
+            continue
+        record, problems = write(item)
+        if problems or record is None:
+            errors.append({**item, "errors": problems})
+        else:
+            entities.append(render(record))
+    return json_response(200, {"entities": entities, "errors": errors})
+
+
+def _match(table: dict[int, dict[str, Any]], item: dict[str, Any],
+           scope: Callable[[dict[str, Any]], bool] = lambda record: True) -> tuple[dict[str, Any] | None, Problems]:
+    """The record a sync item names (procore.md §5.1): by ``id`` when given (the only way to change
+    ``origin_id``; unknown → error), else by ``origin_id`` (unknown → None: create), else None."""
+    if item.get("id") is not None:
+        record = table.get(_int_or(item["id"], -1))
+        if record is None or not scope(record):
+            return None, {"id": ["Entity with this ID not found"]}
+        return record, {}
+    origin_id = item.get("origin_id")
+    if origin_id in (None, ""):
+        return None, {}
+    return next((r for r in table.values() if r["origin_id"] == str(origin_id) and scope(r)), None), {}
+
+
+def _origin_taken(table: dict[int, dict[str, Any]], origin_id: str | None, record: dict[str, Any] | None) -> bool:
+    """Whether another record of this kind holds ``origin_id`` (unique per kind within the company)."""
+    return origin_id is not None and any(r["origin_id"] == origin_id and r is not record for r in table.values())
+
+
+def _cast(item: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, Any], Problems]:
+    """The known fields of a request item cast as Procore stores them (Rails-style messages for
+    values that do not fit); unknown keys are ignored, ``null`` clears a field, ``""`` is null."""
+    changes: dict[str, Any] = {}
+    problems: Problems = {}
+    for name, kind in fields.items():
+        if name not in item:
+            continue
+        value = item[name]
+        if value is None or (value == "" and kind is not str):
+            if isinstance(kind, tuple) or kind is bool:
+                problems[name] = ["is not included in the list"] if isinstance(kind, tuple) else ["is invalid"]
+            else:
+                changes[name] = None
+            continue
+        try:
+            changes[name] = _cast_one(value, kind)
+        except (TypeError, ValueError, ArithmeticError):
+            problems[name] = (["is not a number"] if kind is Decimal else
+                              ["is not included in the list"] if isinstance(kind, tuple) else ["is invalid"])
+    if changes.get("origin_id") == "":
+        changes["origin_id"] = None
+    return changes, problems
+
+
+def _cast_one(value: Any, kind: Any) -> Any:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise ValueError(value)
+        return value
+    if kind is str:
+        if is_number:
+            return str(value)  # Rails casts numbers given for string columns
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise ValueError(value)
+    if kind is Decimal:
+        if not (is_number or isinstance(value, str)):
+            raise TypeError(value)
+        number = Decimal(str(value).strip())
+        if not number.is_finite():
+            raise ValueError(value)
+        return number
+    if kind is date:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return _date_text(value)
+    raise AssertionError(kind)
+
+
+def _date_text(value: date | str) -> str:
+    """``YYYY-MM-DD``; a datetime string keeps only its date, as Rails does for date columns."""
+    return (date.fromisoformat(value[:10]) if isinstance(value, str) else value).isoformat()
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _money(value: Decimal) -> str:
+    return f"{_cents(value):f}"
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def _by_id(table: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [table[record_id] for record_id in sorted(table)]
+
+
+def _line_item_type(kind: dict[str, Any]) -> dict[str, Any]:
+    return {name: kind[name] for name in ("id", "name", "code", "base_type", "origin_id", "origin_data")}
 
 
 # -- helpers ------------------------------------------------------------------------------------

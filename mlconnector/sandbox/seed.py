@@ -186,7 +186,8 @@ _SPECIAL_KEYS = {"place", "procore_name", "procore_twins", "procore_linked_name"
 
 
 def seed(sage300: Sage300Simulator, procore: ProcoreSimulator, *, vendors: int = 300, seed: int = 7) -> dict[str, int]:
-    """Fill both simulators; return how many records of each kind were made."""
+    """Fill both simulators (vendors, then the financial data of ``seed_financials``); return how
+    many records of each kind were made."""
     rng = random.Random(seed)
     today = sage300.today
     taken: set[str] = set()  # normalised names in use, so generated names never collide by accident
@@ -248,6 +249,7 @@ def seed(sage300: Sage300Simulator, procore: ProcoreSimulator, *, vendors: int =
         "sage300_near_duplicate_pairs": 1,
         "procore_vendors": sum(counts[k] for k in counts if k != "procore_inactive"),
         **counts,
+        **seed_financials(sage300, procore, seed=seed),
     }
 
 
@@ -452,3 +454,266 @@ def _procore_only(rng: random.Random, now: float, name: str) -> dict[str, Any]:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- purchase orders, PO invoices and Procore's financial tools ------------------------------------
+#
+# Procore holds four projects, each with the same CSI cost codes, the company's five cost types and
+# an open billing period, except the last project (a requisition there fails with Procore's 422).
+# Sage 300 holds about 40 POs of active vendors (about half of them already in Procore by name) and
+# about 15 PO invoices. A PO line's ``Contract`` is the Sage contract code: the Procore project number,
+# except 24017 for 2024-017 (data/projects.csv maps it). Its ``Category`` is a Procore full cost code,
+# except three categories with no counterpart: 01-510 and 03-310 (mapped in data/costcodes.csv) and
+# 99-900 (mapped only in data/costcodes-extra.csv, so its POs wait for that mapping).
+
+PROJECTS = [  # (Procore project number, name, Sage contract code, has an open billing period)
+    ("2024-017", "Riverside Medical Office", "24017", True),
+    ("2024-021", "Harbor Point Apartments", "2024-021", True),
+    ("2025-003", "Eastgate Elementary", "2025-003", True),
+    ("2025-009", "Mill Street Parking", "2025-009", False),
+]
+COST_CODES = [
+    ("01-100", "General Requirements"), ("01-500", "Temporary Facilities and Equipment"),
+    ("03-100", "Concrete Forming"), ("03-200", "Reinforcing"), ("03-300", "Cast-in-Place Concrete"),
+    ("04-200", "Unit Masonry"), ("05-100", "Structural Steel"), ("06-100", "Rough Carpentry"),
+    ("07-200", "Thermal Insulation"), ("08-100", "Doors and Frames"), ("09-200", "Gypsum Board"),
+    ("09-900", "Painting"), ("22-100", "Plumbing"), ("23-100", "HVAC"), ("26-100", "Electrical"),
+    ("31-200", "Earthwork"),
+]
+LINE_ITEM_TYPES = [("L", "Labor", "labor"), ("M", "Materials", "materials"), ("S", "Subcontract", "commitment"),
+                   ("E", "Equipment", "equipment"), ("O", "Other", "other")]
+# Sage category -> (Procore full cost code, cost type). data/costcodes*.csv hold the same rows.
+CATEGORY_MAP = {
+    "01-100": ("01-100", "O"), "01-500": ("01-500", "E"), "01-510": ("01-500", "E"), "03-100": ("03-100", "M"),
+    "03-200": ("03-200", "M"), "03-300": ("03-300", "M"), "03-310": ("03-300", "S"), "04-200": ("04-200", "M"),
+    "05-100": ("05-100", "S"), "06-100": ("06-100", "M"), "07-200": ("07-200", "M"), "08-100": ("08-100", "M"),
+    "09-200": ("09-200", "M"), "09-900": ("09-900", "S"), "22-100": ("22-100", "S"), "23-100": ("23-100", "S"),
+    "26-100": ("26-100", "S"), "31-200": ("31-200", "E"),
+}
+EXTRA_CATEGORY_MAP = {"99-900": ("01-100", "O")}  # only in costcodes-extra.csv
+UNMAPPED_CATEGORY = "99-900"
+PURCHASE_ORDERS = 40
+PO_INVOICES = 15
+# Sage resource and GL expense account of a line, by cost type.
+RESOURCES = {"M": ("MATL", "5100-00"), "S": ("SUB", "5200-00"), "E": ("EQUIP", "5300-00"), "O": ("MISC", "5900-00")}
+# What a vendor of each trade (Sage GroupCode) sells, by category.
+TRADE_CATEGORIES = {
+    "CONC": ["03-300", "03-300", "03-100", "03-310"], "REBAR": ["03-200"], "STEEL": ["05-100"], "ELEC": ["26-100"],
+    "PLUMB": ["22-100"], "HVAC": ["23-100"], "DRYWL": ["09-200", "07-200"], "ROOF": ["07-200"],
+    "EQUIP": ["01-510", "01-510", "01-500"], "SURV": ["01-100"], "EXCAV": ["31-200"], "MASON": ["04-200"],
+    "GLASS": ["08-100"], "PAINT": ["09-900"], "FIRE": ["22-100"], "LUMBER": ["06-100", "03-100"],
+    "INSUL": ["07-200"], "WATER": ["07-200"], "DEMO": ["31-200"], "TRUCK": ["31-200"], "ENGR": ["01-100"],
+    "FENCE": ["01-100"], "LAND": ["31-200"], "SAFETY": ["01-100", "01-500"],
+}
+# Category -> items: (ItemNumber, ItemDescription, UnitOfMeasure, unit cost range, quantity range).
+ITEMS: dict[str, list[tuple[str, str, str, tuple[float, float], tuple[int, int]]]] = {
+    "01-100": [("", "Project signage and barricades", "LS", (850, 2400), (1, 1)),
+               ("", "Construction fence rental", "MO", (450, 900), (1, 6))],
+    "01-500": [("TEMP-PWR", "Temporary power service", "MO", (600, 1200), (1, 8)),
+               ("", "Job trailer rental", "MO", (550, 950), (3, 12))],
+    "01-510": [("EQ-SKID", "Skid steer rental", "DAY", (285, 340), (3, 20)),
+               ("EQ-LIFT", "Scissor lift 26 ft rental", "WK", (325, 410), (2, 12))],
+    "03-100": [("FORM-PLY", "Form plywood 3/4 in. HDO", "EA", (68, 92), (40, 220)),
+               ("FORM-TIE", "Snap ties 12 in.", "BOX", (95, 140), (5, 40))],
+    "03-200": [("REBAR-#5", "Rebar #5 Gr 60, fabricated", "TON", (1180, 1450), (4, 45)),
+               ("REBAR-#4", "Rebar #4 Gr 60, fabricated", "TON", (1150, 1400), (2, 30))],
+    "03-300": [("CONC-4000", "Ready-mix concrete 4000 psi", "CY", (148, 175), (40, 600)),
+               ("CONC-5000", "Ready-mix concrete 5000 psi", "CY", (162, 190), (30, 400))],
+    "03-310": [("PUMP-36M", "Concrete pump, 36 m boom", "HR", (210, 265), (8, 60))],
+    "04-200": [("CMU-8", "CMU 8x8x16 standard", "EA", (2.15, 2.85), (800, 9000)),
+               ("MORT-S", "Type S mortar", "BAG", (11.5, 14.25), (60, 600))],
+    "05-100": [("", "Structural steel, furnish and erect", "TON", (3400, 4200), (20, 180))],
+    "06-100": [("LUM-2X4", "2x4x8 SPF stud", "EA", (3.85, 5.2), (200, 3000)),
+               ("LUM-PLY", "Plywood sheathing 1/2 in. CDX", "EA", (28, 39), (100, 900))],
+    "07-200": [("INS-R19", "Batt insulation R-19", "SF", (0.62, 0.88), (2000, 30000))],
+    "08-100": [("HM-3070", "Hollow metal frame 3070", "EA", (185, 260), (10, 120))],
+    "09-200": [("GWB-58X", "Gypsum board 5/8 in. Type X 4x12", "EA", (17.5, 23), (200, 4000))],
+    "09-900": [("", "Interior painting, labor and material", "LS", (18000, 96000), (1, 1))],
+    "22-100": [("", "Plumbing rough-in per proposal", "LS", (45000, 240000), (1, 1)),
+               ("PVC-4", "PVC DWV pipe 4 in.", "LF", (6.1, 8.4), (200, 2000))],
+    "23-100": [("", "HVAC ductwork and equipment per proposal", "LS", (80000, 380000), (1, 1)),
+               ("RTU-10", "Rooftop unit 10 ton", "EA", (14500, 19800), (1, 6))],
+    "26-100": [("", "Electrical rough-in and trim per proposal", "LS", (60000, 320000), (1, 1)),
+               ("WIRE-12", "THHN #12 copper wire, 500 ft", "RL", (98, 135), (10, 200))],
+    "31-200": [("", "Mass excavation and haul-off", "CY", (12.5, 21), (800, 9000)),
+               ("FILL-SEL", "Select fill, delivered", "CY", (24, 34), (200, 3000))],
+    "99-900": [("", "Miscellaneous job expenses", "LS", (350, 2500), (1, 1))],
+}
+# Hand-picked vendors that always get a PO: linked by origin_id, a Procore name variant, odd keys.
+PO_VENDORS_ALWAYS = ["KEYSURV", "ACMESUP", "O'NEIL", "GRN VLY"]
+
+
+def seed_financials(sage300: Sage300Simulator, procore: ProcoreSimulator, *, seed: int = 7) -> dict[str, int]:
+    """Projects, cost codes, cost types and billing periods in Procore; purchase orders and PO
+    invoices in Sage 300 (after the vendors: it picks their vendors). Return the counts."""
+    rng = random.Random(f"financials:{seed}")  # its own stream: the vendor data stays as it was
+    today = sage300.today
+    now = procore.clock()
+    projects = _seed_procore_projects(rng, procore, today, now)
+    orders = _seed_purchase_orders(rng, sage300, procore, today)
+    invoices = _seed_po_invoices(rng, sage300, orders, today)
+    no_period = {contract for _, _, contract, has_open_period in PROJECTS if not has_open_period}
+    mapped_contracts = {contract for number, _, contract, _ in PROJECTS if contract != number}
+    categories = [{line["Category"] for line in po["PurchaseOrderLines"]} for po in orders]
+    return {
+        "procore_projects": len(projects),
+        "procore_cost_codes": sum(len(procore.cost_codes(p["id"])) for p in projects),
+        "procore_line_item_types": len(LINE_ITEM_TYPES),
+        "procore_open_billing_periods": sum(p["status"] == "open" for project in projects
+                                            for p in procore.billing_periods(project["id"])),
+        "procore_projects_without_open_period": len(no_period),
+        "sage300_purchase_orders": len(orders),
+        "sage300_po_lines": sum(len(po["PurchaseOrderLines"]) for po in orders),
+        "sage300_po_completed": sum(po["Completed"] == "Yes" for po in orders),
+        "sage300_po_vendor_in_procore": sum(po["_vendor_in_procore"] for po in orders),
+        "sage300_po_contract_mapped": sum(po["PurchaseOrderLines"][0]["Contract"] in mapped_contracts
+                                          for po in orders),
+        "sage300_po_category_mapped": sum(bool(c & {"01-510", "03-310"}) for c in categories),
+        "sage300_po_category_unmapped": sum(UNMAPPED_CATEGORY in c for c in categories),
+        "sage300_po_invoices": len(invoices),
+        "sage300_po_invoices_no_open_period": sum(i["InvoiceLines"][0]["Contract"] in no_period for i in invoices),
+    }
+
+
+def _seed_procore_projects(rng: random.Random, procore: ProcoreSimulator, today: date,
+                           now: float) -> list[dict[str, Any]]:
+    for code, name, base_type in LINE_ITEM_TYPES:
+        procore.add_line_item_type(code, name, base_type)
+    projects = []
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    for number, name, _, has_open_period in PROJECTS:
+        created = now - rng.randint(200, 700) * 86400
+        project = procore.add_project(name, number, created_at=_iso(created), updated_at=_iso(created + 86400 * 30))
+        for full_code, code_name in COST_CODES:
+            procore.add_cost_code(project["id"], full_code, code_name)
+        procore.add_billing_period(project["id"], last_month, this_month - timedelta(days=1), open=False)
+        if has_open_period:
+            next_month = (this_month + timedelta(days=32)).replace(day=1)
+            procore.add_billing_period(project["id"], this_month, next_month - timedelta(days=1))
+        projects.append(project)
+    return projects
+
+
+def _seed_purchase_orders(rng: random.Random, sage300: Sage300Simulator, procore: ProcoreSimulator,
+                          today: date) -> list[dict[str, Any]]:
+    """About half the POs go to vendors Procore already has (by name or origin_id), half to others."""
+    procore_names = {normalise_name(v["name"]) for v in procore.vendors()}
+    linked = {v["origin_id"] for v in procore.vendors() if v["origin_id"]}
+    twice = {n for n in procore_names if sum(normalise_name(v["name"]) == n for v in procore.vendors()) > 1}
+    special = {v["VendorNumber"] for v in SPECIAL_VENDORS} - set(PO_VENDORS_ALWAYS)
+    candidates = [v for v in sage300.vendors()
+                  if v["Status"] == "Active" and v["CurrencyCode"] == "USD" and v["GroupCode"].strip() in
+                  TRADE_CATEGORIES and v["VendorNumber"] not in special
+                  and normalise_name(v["VendorName"]) not in twice]
+
+    def in_procore(vendor: dict[str, Any]) -> bool:
+        return (normalise_name(vendor["VendorName"]) in procore_names
+                or origin_id_for(vendor["VendorNumber"], sage300.company) in linked)
+
+    always = [v for v in candidates if v["VendorNumber"] in PO_VENDORS_ALWAYS]
+    rest = [v for v in candidates if v["VendorNumber"] not in PO_VENDORS_ALWAYS]
+    known, unknown = [v for v in rest if in_procore(v)], [v for v in rest if not in_procore(v)]
+    pool = always + _many_trades(rng, known, 11) + _many_trades(rng, unknown, 9)
+    projects = [PROJECTS[n % len(PROJECTS)] for n in range(PURCHASE_ORDERS)]
+    rng.shuffle(projects)
+    unmapped = {projects.index(p) for p in PROJECTS[1:3] if p in projects}  # one 99-900 PO in each of two jobs
+    orders = []
+    for n, project in enumerate(projects):
+        vendor = pool[n] if n < len(always) else rng.choice(pool)
+        ordered = today - timedelta(days=rng.randint(3, 240))
+        offer = [(category, item) for category in sorted(set(TRADE_CATEGORIES[vendor["GroupCode"].strip()]))
+                 for item in ITEMS[category]]
+        rng.shuffle(offer)
+        wanted = rng.choice([1, 1, 2, 2, 3, 4]) - (n in unmapped)
+        picked = [offer[k % len(offer)] for k in range(max(1, wanted))]  # repeated items: one line per area
+        if n in unmapped:
+            picked.append((UNMAPPED_CATEGORY, ITEMS[UNMAPPED_CATEGORY][0]))
+        lines = [_po_line(rng, project, category, item, ordered, today) for category, item in picked]
+        for k, line in enumerate(lines):
+            if picked.count(picked[k]) > 1:
+                line["ItemDescription"] += f", area {picked[:k + 1].count(picked[k])}"
+        recent = rng.random() < 0.25  # a cluster of recent edits, so incremental syncs have work
+        edited = today - timedelta(days=rng.randint(0, 6)) if recent else min(
+            today, ordered + timedelta(days=rng.randint(0, 30)))
+        main = lines[0]["Category"]
+        record = sage300.upsert_purchase_order(
+            PurchaseOrderNumber=f"PO{101 + n:06d}", PurchaseOrderDate=ordered, DateLastEdited=edited,
+            Vendor=vendor["VendorNumber"], VendorName=vendor["VendorName"],
+            Description=f"{ITEMS[main][0][1].split(',')[0]} - {project[1]}",
+            Reference=f"Q-{rng.randint(10000, 99999)}" if rng.random() < 0.7 else "",
+            Comment="Deliver to jobsite gate 2" if rng.random() < 0.2 else "", PurchaseOrderLines=lines)
+        orders.append({**record, "_vendor_in_procore": in_procore(vendor)})
+    old = [po for po in orders if po["PurchaseOrderDate"] < f"{today - timedelta(days=120):%Y-%m-%d}"]
+    for po in rng.sample(old, min(2, len(old))):  # two finished POs: everything received, closed
+        lines = [{**line, "QuantityReceived": line["QuantityOrdered"], "Completed": "Yes"}
+                 for line in po["PurchaseOrderLines"]]
+        done = date.fromisoformat(po["DateLastEdited"][:10])
+        po.update(sage300.upsert_purchase_order(
+            PurchaseOrderNumber=po["PurchaseOrderNumber"], Completed="Yes", DateCompleted=done,
+            DateLastEdited=done, PurchaseOrderLines=lines))
+    return orders
+
+
+def _many_trades(rng: random.Random, vendors: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """``count`` random vendors, as many trades as possible: one of each trade before a second one."""
+    shuffled = rng.sample(vendors, len(vendors))
+    nth_of_trade = [sum(w["GroupCode"] == v["GroupCode"] for w in shuffled[:k]) for k, v in enumerate(shuffled)]
+    return [v for _, _, v in sorted(zip(nth_of_trade, range(len(shuffled)), shuffled, strict=True),
+                                    key=lambda ranked: ranked[:2])][:count]
+
+
+def _po_line(rng: random.Random, project: tuple[str, str, str, bool], category: str,
+             item: tuple[str, str, str, tuple[float, float], tuple[int, int]], ordered: date,
+             today: date) -> dict[str, Any]:
+    item_number, description, uom, (low_cost, high_cost), (low_qty, high_qty) = item
+    quantity = rng.randint(low_qty, high_qty)
+    unit_cost = round(rng.uniform(low_cost, high_cost), 2)
+    received = 0
+    if (today - ordered).days > 21:  # older POs have had deliveries
+        received = rng.choice([0, quantity // 2, quantity, quantity])
+    cost_type = (CATEGORY_MAP | EXTRA_CATEGORY_MAP)[category][1]
+    resource, gl_account = RESOURCES[cost_type]
+    return {
+        "ItemNumber": item_number, "ItemDescription": description, "UnitOfMeasure": uom,
+        "QuantityOrdered": quantity, "QuantityReceived": received, "UnitCost": unit_cost,
+        "Contract": project[2], "Project": "SITE" if category[:2] in ("01", "31") else "BLDG",
+        "Category": category, "Resource": resource, "GLAccount": gl_account,
+    }
+
+
+def _seed_po_invoices(rng: random.Random, sage300: Sage300Simulator, orders: list[dict[str, Any]],
+                      today: date) -> list[dict[str, Any]]:
+    """Invoices for what was received; one PO is invoiced twice (two progress invoices) and one
+    invoice is on a PO of the project without an open billing period."""
+    received = [po for po in orders if any(line["QuantityReceived"] for line in po["PurchaseOrderLines"])]
+    no_period = next(contract for _, _, contract, has_open_period in PROJECTS if not has_open_period)
+    first = next((po for po in received if po["PurchaseOrderLines"][0]["Contract"] == no_period), None)
+    others = [po for po in received if po["PurchaseOrderLines"][0]["Contract"] != no_period]
+    chosen = ([first] if first else []) + rng.sample(others, min(PO_INVOICES - 2, len(others)))
+    twice = next((po for po in chosen[1:] if all(line["QuantityReceived"] != 1 for line in po["PurchaseOrderLines"])),
+                 None)
+    invoices = []
+    for po in chosen:
+        start = date.fromisoformat(po["PurchaseOrderDate"][:10])
+        for part in (1, 2) if po is twice else (0,):  # 1 and 2: the first and the second half
+            lines = []
+            for line in po["PurchaseOrderLines"]:
+                half = line["QuantityReceived"] // 2
+                quantity = {0: line["QuantityReceived"], 1: half, 2: line["QuantityReceived"] - half}[part]
+                if quantity:
+                    lines.append({
+                        "PurchaseOrderLineNumber": line["LineNumber"], "ItemNumber": line["ItemNumber"],
+                        "ItemDescription": line["ItemDescription"], "UnitOfMeasure": line["UnitOfMeasure"],
+                        "QuantityReceived": quantity, "UnitCost": line["UnitCost"], "Contract": line["Contract"],
+                        "Project": line["Project"], "Category": line["Category"]})
+            invoiced = min(today, start + timedelta(days=rng.randint(14, 45)))
+            start = invoiced + timedelta(days=1)
+            number = rng.choice(["INV-{:05d}", "{:06d}", "{:05d}-A", "TX{:05d}"]).format(rng.randint(1000, 99999))
+            while sage300.po_invoice(number) is not None:
+                number += "-1"
+            invoices.append(sage300.upsert_po_invoice(
+                InvoiceNumber=number, InvoiceDate=invoiced, DateLastEdited=min(today, invoiced + timedelta(
+                    days=rng.randint(0, 3))), Vendor=po["Vendor"], PurchaseOrderNumber=po["PurchaseOrderNumber"],
+                Description=f"Invoice {number}", Reference=po["PurchaseOrderNumber"], InvoiceLines=lines))
+    return invoices

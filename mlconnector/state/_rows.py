@@ -11,7 +11,7 @@ from mlconnector.errors import FatalError, RecordError
 
 RUN_STATUSES = ("running", "ok", "quarantined", "failed", "paused", "interrupted")
 FINAL_RUN_STATUSES = RUN_STATUSES[1:]
-AUDIT_ACTIONS = ("create", "update", "link", "skip", "quarantine", "fail", "warn", "unlink")
+AUDIT_ACTIONS = ("create", "update", "link", "skip", "quarantine", "fail", "warn", "unlink", "discard")
 
 
 def utcnow() -> str:

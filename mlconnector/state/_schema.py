@@ -15,8 +15,12 @@ from mlconnector.errors import FatalError, UsageError
 
 from ._rows import AUDIT_ACTIONS, RUN_STATUSES, utcnow
 
-_STATUS_LIST = ", ".join(f"'{s}'" for s in RUN_STATUSES)
-_ACTION_LIST = ", ".join(f"'{a}'" for a in AUDIT_ACTIONS)
+# Frozen with migration 1 (the first release): a new status or action needs a migration that
+# rebuilds the table, not an edit here.
+_STATUS_LIST = "'running', 'ok', 'quarantined', 'failed', 'paused', 'interrupted'"
+_ACTION_LIST = "'create', 'update', 'link', 'skip', 'quarantine', 'fail', 'warn', 'unlink', 'discard'"
+assert _STATUS_LIST == ", ".join(f"'{s}'" for s in RUN_STATUSES)
+assert _ACTION_LIST == ", ".join(f"'{a}'" for a in AUDIT_ACTIONS)
 
 _V1_INITIAL = f"""
 CREATE TABLE runs (

@@ -81,9 +81,12 @@ def test_full_file(write, tmp_path: Path) -> None:
         name="pc", kind="procore", api_url="http://localhost:9000", login_url="https://login-sandbox.procore.com",
         company_id=42, ca_bundle=None, timeout=12.5, page_size=1000, max_rate_wait=0.0,
     )
-    assert config.pair("main") == PairConfig(
-        "main", "erp", "pc", {"vendors": StreamConfig("vendors", True, {"lookback_days": 3})}
-    )
+    main = config.pair("main")
+    assert (main.name, main.source, main.target) == ("main", "erp", "pc")
+    assert main.streams["vendors"] == StreamConfig("vendors", True, {"lookback_days": 3})
+    # Streams the pair supports but the file does not list are there, off, with their defaults.
+    assert main.streams["purchase_orders"].enabled is False
+    assert main.streams["purchase_orders"].options["target"] == "commitments"
     assert config.credential_fields("pc") == ("client_id", "client_secret")
     # Loopback http is the sandbox: no warning.
     assert config.warnings == []

@@ -6,7 +6,7 @@ import pytest
 
 from mlconnector.errors import MappingError, RecordError
 from mlconnector.pairs._procore import normalise_name
-from mlconnector.pairs.sage300_procore import MAX_NAME, map_vendor
+from mlconnector.pairs.sage300_procore.vendors import MAX_NAME, map_vendor
 
 
 def row(**fields) -> dict:

@@ -217,3 +217,126 @@ def test_upsert_stamps_date_last_maintained_with_today(sage: Sage300Simulator, s
         "2026-02-02T00:00:00Z", "Austin", "New Vendor")
     with pytest.raises(TypeError):
         sage.upsert_vendor(VendorNumber="NEW2", Telephone="555")
+
+
+# -- POPurchaseOrders and POInvoices ------------------------------------------------------------------
+
+
+def _odata_page(sage_api: httpx.Client, resource: str, **params: str) -> dict:
+    response = sage_api.get(resource, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _numbers(sage_api: httpx.Client, resource: str, field: str, expression: str) -> list[str]:
+    """Every row matching the filter, paging with $skip as a careful client does."""
+    numbers, skip = [], 0
+    while True:
+        page = _odata_page(sage_api, resource, **{"$filter": expression, "$skip": str(skip)})
+        numbers += [row[field] for row in page["value"]]
+        if "@odata.nextLink" not in page:
+            return numbers
+        skip = int(page["@odata.nextLink"].rsplit("$skip=", 1)[1])
+
+
+def test_purchase_orders_filter_by_date_number_and_vendor(seeded: Sage300Simulator, sage_api: httpx.Client) -> None:
+    seeded.page_size = 7
+    orders = seeded.purchase_orders()
+    assert len(orders) == 40 and [o["PurchaseOrderNumber"] for o in orders][:2] == ["PO000101", "PO000102"]
+    since = "2026-03-01"
+    expected = [o["PurchaseOrderNumber"] for o in orders if o["DateLastEdited"] >= since]
+    assert 0 < len(expected) < 40
+    assert _numbers(sage_api, "PO/POPurchaseOrders", "PurchaseOrderNumber",
+                    f"DateLastEdited ge {since}T00:00:00Z") == expected
+    by_date = [o["PurchaseOrderNumber"] for o in orders if o["PurchaseOrderDate"] >= since]
+    assert _numbers(sage_api, "PO/POPurchaseOrders", "PurchaseOrderNumber",
+                    f"PurchaseOrderDate ge {since}T00:00:00Z") == by_date
+    assert _numbers(sage_api, "PO/POPurchaseOrders", "PurchaseOrderNumber",
+                    "PurchaseOrderNumber eq 'PO000117'") == ["PO000117"]
+    oneil = [o["PurchaseOrderNumber"] for o in orders if o["Vendor"] == "O'NEIL"]
+    assert oneil and _numbers(sage_api, "PO/POPurchaseOrders", "PurchaseOrderNumber", "Vendor eq 'O''NEIL'") == oneil
+    key = orders[3]["PurchaseOrderSequenceKey"]
+    assert _numbers(sage_api, "PO/POPurchaseOrders", "PurchaseOrderNumber",
+                    f"PurchaseOrderSequenceKey gt {key}") == [o["PurchaseOrderNumber"] for o in orders[4:]]
+
+
+def test_purchase_order_shape_select_and_next_link_quirk(seeded: Sage300Simulator, sage_api: httpx.Client) -> None:
+    seeded.page_size = 15
+    first = _odata_page(sage_api, "PO/POPurchaseOrders", **{
+        "$filter": "Completed eq 'No'", "$select": "PurchaseOrderNumber,PurchaseOrderLines", "$count": "true"})
+    assert first["@odata.context"] == (
+        f"{seeded.base_url}/PO/$metadata#POPurchaseOrders(PurchaseOrderNumber,PurchaseOrderLines)")
+    assert first["@odata.count"] == 38 and len(first["value"]) == 15
+    assert first["@odata.nextLink"] == f"{seeded.base_url}/PO/POPurchaseOrders?$skip=15"
+    line = first["value"][0]["PurchaseOrderLines"][0]
+    assert list(line) == ["LineNumber", "ItemNumber", "ItemDescription", "UnitOfMeasure", "QuantityOrdered",
+                          "QuantityReceived", "UnitCost", "ExtendedCost", "Contract", "Project", "Category",
+                          "Resource", "GLAccount", "Completed", "UpdateOperation"]
+    assert line["LineNumber"] == 1000 and line["UpdateOperation"] == "Unspecified"
+    followed = sage_api.get(first["@odata.nextLink"]).json()  # the filter and $select are gone
+    assert len(followed["value"][0]) == 14 and followed["@odata.nextLink"].endswith("$skip=30")
+    completed = [o for o in seeded.purchase_orders() if o["Completed"] == "Yes"]
+    assert len(completed) == 2 and all(o["DateCompleted"] for o in completed)
+
+
+def test_purchase_order_by_key(seeded: Sage300Simulator, sage_api: httpx.Client) -> None:
+    po = seeded.purchase_order("PO000105")
+    key = po["PurchaseOrderSequenceKey"]
+    for form in (f"({key})", f"(PurchaseOrderSequenceKey={key})", f"({key}m)"):
+        body = sage_api.get(f"PO/POPurchaseOrders{form}").json()
+        assert body["PurchaseOrderNumber"] == "PO000105" and "value" not in body
+        assert body["@odata.context"] == f"{seeded.base_url}/PO/$metadata#POPurchaseOrders/$entity"
+    assert _odata_error(sage_api.get("PO/POPurchaseOrders(1)"))[:2] == (404, "RecordNotFound")
+    assert _odata_error(sage_api.get(f"PO/POPurchaseOrders('{key}')"))[:2] == (400, "InvalidEntityKey")
+    assert _odata_error(sage_api.get("PO/POPurchaseOrders(PO000105)"))[:2] == (400, "InvalidEntityKey")
+    unknown = _odata_error(sage_api.get("PO/POPurchaseOrders", params={"$filter": "Nonsense eq 1"}))
+    assert unknown == (400, "InvalidParameters",
+                       "Could not find a property named 'Nonsense' on type 'POPurchaseOrder'.")
+    lines = _odata_error(sage_api.get("PO/POPurchaseOrders", params={"$filter": "PurchaseOrderLines eq null"}))
+    assert lines[:2] == (400, "InvalidParameters")
+    assert _odata_error(sage_api.post("PO/POPurchaseOrders", json={}))[:2] == (405, "MethodNotAllowed")
+
+
+def test_po_invoices_filter_and_key(seeded: Sage300Simulator, sage_api: httpx.Client) -> None:
+    invoices = seeded.po_invoices()
+    assert len(invoices) == 15
+    since = "2026-01-01"
+    assert _numbers(sage_api, "PO/POInvoices", "InvoiceNumber", f"DateLastEdited ge {since}") == [
+        i["InvoiceNumber"] for i in invoices if i["DateLastEdited"] >= since]
+    twice = [i for i in invoices if sum(j["PurchaseOrderNumber"] == i["PurchaseOrderNumber"] for j in invoices) > 1]
+    po_number = twice[0]["PurchaseOrderNumber"]
+    assert _numbers(sage_api, "PO/POInvoices", "InvoiceNumber", f"PurchaseOrderNumber eq '{po_number}'") == [
+        i["InvoiceNumber"] for i in twice]
+    number = invoices[4]["InvoiceNumber"]
+    assert _numbers(sage_api, "PO/POInvoices", "InvoiceNumber", f"InvoiceNumber eq '{number}'") == [number]
+    body = sage_api.get(f"PO/POInvoices({invoices[4]['InvoiceSequenceKey']})").json()
+    assert body["InvoiceNumber"] == number and body["InvoiceLines"][0]["LineNumber"] == 10
+    assert _odata_error(sage_api.get("PO/POInvoices", params={"$select": "Bogus"}))[2] == (
+        "Could not find a property named 'Bogus' on type 'POInvoice'.")
+
+
+def test_upsert_purchase_order_and_invoice(sage: Sage300Simulator, sage_api: httpx.Client) -> None:
+    sage.today = date(2026, 4, 1)
+    created = sage.upsert_purchase_order(PurchaseOrderNumber="PO000900", Vendor="V1", PurchaseOrderDate="2026-03-30",
+                                         PurchaseOrderLines=[{"QuantityOrdered": 3, "UnitCost": 10.005},
+                                                             {"QuantityOrdered": 2.5, "UnitCost": 4}])
+    assert created["PurchaseOrderSequenceKey"] == 5001 and created["DateLastEdited"] == "2026-04-01T00:00:00Z"
+    assert [(li["LineNumber"], li["ExtendedCost"]) for li in created["PurchaseOrderLines"]] == [
+        (1000, 30.02), (2000, 10)]
+    assert (created["Completed"], created["OnHold"], created["DateCompleted"]) == ("No", "No", None)
+    sage.today = date(2026, 4, 2)
+    changed = sage.upsert_purchase_order(PurchaseOrderNumber="PO000900", Description="Changed")
+    assert (changed["PurchaseOrderSequenceKey"], changed["DateLastEdited"], len(changed["PurchaseOrderLines"])) == (
+        5001, "2026-04-02T00:00:00Z", 2)
+    assert sage.upsert_purchase_order(PurchaseOrderNumber="PO000901")["PurchaseOrderSequenceKey"] == 5002
+    invoice = sage.upsert_po_invoice(InvoiceNumber="INV-1", PurchaseOrderNumber="PO000900", InvoiceLines=[
+        {"PurchaseOrderLineNumber": 1000, "QuantityReceived": 2, "UnitCost": 10.005}])
+    assert (invoice["InvoiceSequenceKey"], invoice["PurchaseOrderSequenceKey"], invoice["Total"]) == (8001, 5001, 20.01)
+    assert sage_api.get("PO/POInvoices(8001)").json()["InvoiceLines"][0]["ExtendedCost"] == 20.01
+    with pytest.raises(TypeError):
+        sage.upsert_purchase_order(PurchaseOrderNumber="PO000902", PurchaseOrderLines=[{"Bogus": 1}])
+    with pytest.raises(ValueError):
+        sage.upsert_purchase_order(PurchaseOrderNumber="PO000900", PurchaseOrderSequenceKey=77)
+    assert sage.delete_purchase_order("PO000900") and not sage.delete_purchase_order("PO000900")
+    assert _odata_error(sage_api.get("PO/POPurchaseOrders(5001)"))[:2] == (404, "RecordNotFound")
+    assert [o["PurchaseOrderNumber"] for o in sage.purchase_orders()] == ["PO000901"]

@@ -1,4 +1,4 @@
-"""Typed writes to Procore, through the batch ``…/sync`` endpoints (procore.md §5.1).
+"""Typed writes to Procore, through the batch ``…/sync`` endpoints where they exist (procore.md §5).
 
 A sync call always answers HTTP 200 with ``entities`` (what was written) and ``errors``
 (each item echoed back with an ``errors`` hash). Items are keyed by ``origin_id``, which
@@ -55,6 +55,72 @@ def sync_vendors(client: ProcoreClient, updates: list[dict]) -> SyncOutcome:
         what=f"sync {len(updates)} vendors",
     )
     return parse_sync_response(body, system=client.system)
+
+
+def _sync(client: ProcoreClient, path: str, body: dict, *, params: dict | None = None, what: str) -> SyncOutcome:
+    if len(body["updates"]) > SYNC_BATCH_SIZE:
+        raise ValueError(f"at most {SYNC_BATCH_SIZE} items per sync call, got {len(body['updates'])}")
+    answer = client.request("PATCH", path, params=params, json_body=body, what=what)
+    return parse_sync_response(answer, system=client.system)
+
+
+def sync_purchase_order_contracts(client: ProcoreClient, project_id: int, updates: list[dict]) -> SyncOutcome:
+    """Create or update purchase order contracts (commitments) of one project (§5.5)."""
+    return _sync(client, "/rest/v1.0/purchase_order_contracts/sync",
+                 {"project_id": project_id, "updates": updates},
+                 what=f"sync {len(updates)} commitments of project {project_id}")
+
+
+def sync_commitment_line_items(client: ProcoreClient, project_id: int, contract_id: int,
+                               updates: list[dict]) -> SyncOutcome:
+    """Create or update a commitment's line items, matched by their ``origin_id``."""
+    return _sync(client, f"/rest/v1.0/purchase_order_contracts/{contract_id}/line_items/sync",
+                 {"updates": updates}, params={"project_id": project_id},
+                 what=f"sync {len(updates)} line items of commitment {contract_id}")
+
+
+def delete_commitment_line_item(client: ProcoreClient, project_id: int, contract_id: int, line_item_id: int) -> None:
+    client.request("DELETE", f"/rest/v1.0/purchase_order_contracts/{contract_id}/line_items/{line_item_id}",
+                   params={"project_id": project_id},
+                   what=f"delete line item {line_item_id} of commitment {contract_id}")
+
+
+def sync_direct_costs(client: ProcoreClient, project_id: int, updates: list[dict]) -> SyncOutcome:
+    """Create or update direct costs of one project (§5.8)."""
+    return _sync(client, f"/rest/v1.0/projects/{project_id}/direct_costs/sync", {"updates": updates},
+                 what=f"sync {len(updates)} direct costs of project {project_id}")
+
+
+def sync_direct_cost_line_items(client: ProcoreClient, project_id: int, updates: list[dict]) -> SyncOutcome:
+    return _sync(client, f"/rest/v1.0/projects/{project_id}/direct_costs/line_items/sync", {"updates": updates},
+                 what=f"sync {len(updates)} direct cost line items of project {project_id}")
+
+
+def create_requisition(client: ProcoreClient, project_id: int, commitment_id: int, requisition: dict) -> dict:
+    """Create a subcontractor invoice (requisition) on a commitment (§5.7). There is no sync
+    endpoint: the caller looks the ``origin_id`` up first, so a retry cannot create a second one."""
+    return client.request("POST", "/rest/v1.0/requisitions",
+                          json_body={"project_id": project_id, "commitment_id": commitment_id,
+                                     "requisition": requisition},
+                          what=f"create subcontractor invoice {requisition.get('invoice_number')}")
+
+
+def update_requisition(client: ProcoreClient, project_id: int, commitment_id: int, requisition_id: int,
+                       requisition: dict) -> dict:
+    """Update a subcontractor invoice; Procore allows it only on the latest, open one."""
+    return client.request("PATCH", f"/rest/v1.0/requisitions/{requisition_id}",
+                          json_body={"project_id": project_id, "commitment_id": commitment_id,
+                                     "requisition": requisition},
+                          what=f"update subcontractor invoice {requisition_id}")
+
+
+def update_requisition_item(client: ProcoreClient, project_id: int, requisition_id: int, item_id: int,
+                            work_completed_this_period: str) -> dict:
+    return client.request("PATCH", f"/rest/v1.0/requisitions/{requisition_id}/contract_items/{item_id}",
+                          params={"project_id": project_id},
+                          json_body={"requisition_contract_item": {"work_completed_this_period":
+                                                                   work_completed_this_period}},
+                          what=f"bill item {item_id} of subcontractor invoice {requisition_id}")
 
 
 def parse_sync_response(body: object, *, system: str) -> SyncOutcome:

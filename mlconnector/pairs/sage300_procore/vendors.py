@@ -19,38 +19,17 @@ cannot collide; it does not carry the system's name in the YAML, so renaming tha
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
-from mlconnector.engine.stream import Mapped, SourcePage, Stream, Target
+from mlconnector.engine.stream import Mapped
 from mlconnector.errors import MappingError
 from mlconnector.iso3166 import country_code, subdivision_code
-from mlconnector.pairs._procore import ProcoreVendorTarget
-from mlconnector.systems.procore import ProcoreClient
-from mlconnector.systems.sage300 import Sage300Client
+from mlconnector.pairs.sage300_procore._common import DatedStream, clean_text, sage_date
+from mlconnector.systems.sage300.client import Page
 from mlconnector.systems.sage300.readers import get_vendor, vendor_pages
 
-PAIR_KIND = ("sage300", "procore")
 MAX_NAME = 255
-
-
-def clean_text(value: object) -> str:
-    """Trim, and drop control characters (NUL included) that no target field should hold."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "".join(c for c in text if unicodedata.category(c) != "Cc").strip()
-
-
-def sage_date(value: object) -> date | None:
-    """The calendar date of a Sage date value ("2025-06-03T00:00:00Z", "2010-08-18T00:00:00")."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
@@ -104,39 +83,15 @@ def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
     return Mapped(payload=payload, warnings=tuple(warnings), label=name)
 
 
-class VendorStream(Stream):
+class VendorStream(DatedStream):
     name = "vendors"
     noun = "Sage 300 vendor"
 
-    def __init__(self, source: Sage300Client, target: Target, *, pair: str, lookback_days: int = 1,
-                 today: date | None = None) -> None:
-        super().__init__(target)
-        self.source = source
-        self.pair = pair
-        self.lookback = timedelta(days=max(0, lookback_days))
-        self.today = today or datetime.now(timezone.utc).date()
+    def changed_on(self, row: dict) -> date | None:
+        return sage_date(row.get("DateLastMaintained"))
 
-    def scan(self, *, watermark: str | None, cursor: dict | None) -> Iterator[SourcePage]:
-        if cursor:
-            since_text, skip, max_seen = cursor.get("since"), int(cursor.get("skip") or 0), cursor.get("max_seen")
-        else:
-            since_text = (date.fromisoformat(watermark) - self.lookback).isoformat() if watermark else None
-            skip, max_seen = 0, None
-        since = date.fromisoformat(since_text) if since_text else None
-        # A mistyped future date in Sage must not push the watermark past today's changes.
-        ceiling = self.today + timedelta(days=1)
-        for page in vendor_pages(self.source, since=since, start_skip=skip):
-            for row in page.rows:
-                seen = sage_date(row.get("DateLastMaintained"))
-                if seen and seen <= ceiling and (max_seen is None or seen.isoformat() > max_seen):
-                    max_seen = seen.isoformat()
-            done = page.next_skip is None
-            yield SourcePage(
-                rows=page.rows,
-                cursor=None if done else {"since": since_text, "skip": page.next_skip, "max_seen": max_seen},
-                done=done,
-                watermark=max_seen or watermark,
-            )
+    def read_pages(self, since: date | None, start_skip: int) -> Iterator[Page]:
+        return vendor_pages(self.source, since=since, start_skip=start_skip)
 
     def fetch(self, source_key: str) -> dict | None:
         return get_vendor(self.source, source_key)
@@ -146,20 +101,3 @@ class VendorStream(Stream):
 
     def map(self, row: dict, refs: dict) -> Mapped:
         return map_vendor(row, pair=self.pair)
-
-
-def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target: ProcoreClient) -> list[Stream]:
-    """Every stream of a sage300-procore pair, enabled or not, in dependency order.
-
-    The engine runs the enabled ones; the others serve as references (a purchase order's
-    vendor is synced first even when the vendors stream is not run)."""
-    streams: list[Stream] = []
-    vendors = stream_configs.get("vendors")
-    if vendors is not None:
-        streams.append(VendorStream(
-            source,
-            ProcoreVendorTarget(target, origin_prefix=f"sage300:{source.settings.company.upper()}:"),
-            pair=pair,
-            lookback_days=vendors.options.get("lookback_days", 1),
-        ))
-    return streams

@@ -1,0 +1,105 @@
+"""Procore subcontractor invoices (requisitions) as a target (procore.md §5.7).
+
+There is no sync endpoint: before creating one we look its ``origin_id`` up in the project, so
+a retry or a replay updates the invoice it created instead of creating a second one. Procore
+creates one contract item per commitment line; each source invoice line bills the item of the
+commitment line it names (by the line's ``origin_id``). Procore's own rules — an open billing
+period, only the latest open invoice may change — come back as record-level errors.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from mlconnector.engine.stream import Mapped, Match, Target, Write, WriteResult
+from mlconnector.errors import ResponseError
+from mlconnector.pairs._procore_documents import split_target_id
+from mlconnector.systems.procore import ProcoreClient
+from mlconnector.systems.procore import readers, writers
+
+# The answers that mean "this invoice cannot go in as it is", not "the run cannot go on".
+RECORD_LEVEL_STATUSES = (400, 404, 409, 422)
+
+
+class RequisitionTarget(Target):
+    batch_size = 1
+
+    def __init__(self, client: ProcoreClient, *, origin_prefix: str, line_origin_prefix: str) -> None:
+        self.client = client
+        self.origin_prefix = origin_prefix
+        # Commitment lines are "<PO origin_id>:<line>"; the PO origin_id is this prefix + PO number.
+        self.line_origin_prefix = line_origin_prefix
+
+    def idempotency_key(self, source_key: str) -> str:
+        return self.origin_prefix + source_key
+
+    def match(self, source_key: str, mapped: Mapped, *, claimed: set[str]) -> Match:
+        project_id, _ = split_target_id(mapped.payload["commitment"])
+        found = readers.find_requisitions_by_origin_id(self.client, project_id, self.idempotency_key(source_key))
+        return Match(f"{project_id}/{found[0]['id']}", how="origin_id") if found else Match()
+
+    def find(self, idempotency_key: str) -> str | None:
+        for project in readers.list_projects(self.client):
+            found = readers.find_requisitions_by_origin_id(self.client, int(project["id"]), idempotency_key)
+            if found:
+                return f"{project['id']}/{found[0]['id']}"
+        return None
+
+    def write(self, writes: list[Write]) -> dict[str, WriteResult]:
+        results = {}
+        for w in writes:
+            try:
+                results[w.source_key] = self._write_one(w)
+            except ResponseError as exc:
+                if exc.status not in RECORD_LEVEL_STATUSES:
+                    raise
+                results[w.source_key] = WriteResult(target_id=w.target_id, error=f"Procore refused it: {exc.reason}")
+        return results
+
+    def _write_one(self, w: Write) -> WriteResult:
+        payload = w.payload
+        project_id, commitment_id = split_target_id(payload["commitment"])
+        requisition = {"invoice_number": payload["invoice_number"], "origin_id": w.idempotency_key}
+        if payload.get("billing_date"):
+            requisition["billing_date"] = payload["billing_date"]
+        requisition_id = split_target_id(w.target_id)[1] if w.target_id else None
+        if requisition_id is None:
+            found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
+            requisition_id = int(found[0]["id"]) if found else None
+        if requisition_id is None:
+            created = writers.create_requisition(self.client, project_id, commitment_id, requisition)
+            requisition_id = int(created["id"])
+        else:
+            writers.update_requisition(self.client, project_id, commitment_id, requisition_id, requisition)
+        target_id = f"{project_id}/{requisition_id}"
+        error = self._bill_lines(project_id, commitment_id, requisition_id, payload)
+        return WriteResult(target_id=target_id, error=error)
+
+    def _bill_lines(self, project_id: int, commitment_id: int, requisition_id: int, payload: dict) -> str | None:
+        """Put each invoice line's amount on the contract item of the commitment line it bills."""
+        po_prefix = f"{self.line_origin_prefix}{payload['po']}:"
+        commitment_lines = {
+            str(line.get("origin_id"))[len(po_prefix):]: int(line["id"])
+            for line in readers.commitment_line_items(self.client, project_id, commitment_id)
+            if str(line.get("origin_id") or "").startswith(po_prefix)
+        }
+        items = {int(item["line_item_id"]): int(item["id"])
+                 for item in readers.requisition_contract_items(self.client, project_id, requisition_id)
+                 if item.get("line_item_id") is not None}
+        billed: dict[int, Decimal] = {}
+        problems = []
+        for line in payload["lines"]:
+            po_line = line["po_line"] or (next(iter(commitment_lines)) if len(commitment_lines) == 1 else "")
+            line_item_id = commitment_lines.get(po_line)
+            item_id = items.get(line_item_id) if line_item_id is not None else None
+            if item_id is None:
+                problems.append(f"invoice line {line['line']} bills PO line {po_line or '?'}, which the "
+                                "commitment in Procore does not have")
+                continue
+            billed[item_id] = billed.get(item_id, Decimal(0)) + Decimal(line["amount"])
+        for item_id, amount in billed.items():
+            writers.update_requisition_item(self.client, project_id, requisition_id, item_id, str(amount))
+        return "; ".join(problems) or None
+
+    def describe(self, target_id: str) -> str:
+        return f"subcontractor invoice {target_id}"
