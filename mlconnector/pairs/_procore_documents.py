@@ -115,7 +115,7 @@ class ProjectDocumentTarget(Target):
         return Match(candidates=candidates) if candidates else Match()
 
     def find(self, idempotency_key: str) -> str | None:
-        for project_id in list(self._indexes) + [int(p["id"]) for p in readers.list_projects(self.client)]:
+        for project_id in dict.fromkeys([*self._indexes, *self.directory.project_ids()]):
             document_id = self.index(project_id).by_origin.get(idempotency_key)
             if document_id is not None:
                 return f"{project_id}/{document_id}"

@@ -18,6 +18,10 @@ class ProjectDirectory:
         self._cost_codes: dict[int, dict[str, int]] = {}
         self._cost_types: dict[str, int] | None = None
 
+    def project_ids(self) -> list[int]:
+        self.project("")
+        return sorted({int(p["id"]) for p in self._projects.values()})
+
     def project(self, ref: str) -> dict | None:
         """The project whose number (or id) is ``ref``."""
         if self._projects is None:

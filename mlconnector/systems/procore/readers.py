@@ -121,21 +121,9 @@ def list_direct_costs(client: ProcoreClient, project_id: int) -> list[dict]:
                       what=f"list direct costs of project {project_id}")
 
 
-def find_commitments_by_origin_id(client: ProcoreClient, project_id: int, origin_id: str) -> list[dict]:
-    return [c for c in _all_items(client, "/rest/v1.0/purchase_order_contracts",
-                             {"project_id": project_id, "filters[origin_id]": origin_id},
-                             what=f"find commitment {origin_id}") if str(c.get("origin_id") or "") == origin_id]
-
-
 def commitment_line_items(client: ProcoreClient, project_id: int, contract_id: int) -> list[dict]:
     return _all_items(client, f"/rest/v1.0/purchase_order_contracts/{contract_id}/line_items",
                  {"project_id": project_id}, what=f"list line items of commitment {contract_id}")
-
-
-def find_direct_costs_by_origin_id(client: ProcoreClient, project_id: int, origin_id: str) -> list[dict]:
-    return [c for c in _all_items(client, f"/rest/v1.1/projects/{project_id}/direct_costs",
-                             {"filters[origin_id]": origin_id}, what=f"find direct cost {origin_id}")
-            if str(c.get("origin_id") or "") == origin_id]
 
 
 def find_requisitions_by_origin_id(client: ProcoreClient, project_id: int, origin_id: str) -> list[dict]:

@@ -46,15 +46,8 @@ def sync_vendors(client: ProcoreClient, updates: list[dict]) -> SyncOutcome:
 
     Resending after a lost answer is safe: an item whose ``origin_id`` exists is updated.
     """
-    if len(updates) > SYNC_BATCH_SIZE:
-        raise ValueError(f"at most {SYNC_BATCH_SIZE} vendors per sync call, got {len(updates)}")
-    body = client.request(
-        "PATCH",
-        "/rest/v1.0/vendors/sync",
-        json_body={"company_id": client.settings.company_id, "updates": updates},
-        what=f"sync {len(updates)} vendors",
-    )
-    return parse_sync_response(body, system=client.system)
+    return _sync(client, "/rest/v1.0/vendors/sync", {"company_id": client.settings.company_id, "updates": updates},
+                 what=f"sync {len(updates)} vendors")
 
 
 def _sync(client: ProcoreClient, path: str, body: dict, *, params: dict | None = None, what: str) -> SyncOutcome:
