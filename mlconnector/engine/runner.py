@@ -86,6 +86,9 @@ class StreamPass:
         self.on_progress = on_progress or (lambda report: None)
         self._seen: set[str] = set()
         self._claimed: set[str] | None = None
+        # Dry run: what was planned for each record (action, target id, message), so a record
+        # that refers to it can be planned as the real run would write it.
+        self._planned: dict[str, tuple[str, str | None, str]] = {}
         # The passes of the pair's other streams, for references that are synced first.
         self.passes: dict[str, StreamPass] = {}
 
@@ -201,30 +204,61 @@ class StreamPass:
         decisions = []
         for key, row in keyed:
             try:
-                refs = self._resolve(row)
+                refs, created_first = self._resolve(row)
                 mapped = self.stream.map(row, refs)
+                # A dry run writes nothing, so ask the target what would stop the write.
+                problem = self.target.check(key, mapped) if self.dry_run else None
             except RecordError as exc:
                 decisions.append(Decision(key, "quarantine", row=row, message=str(exc)))
                 continue
-            decisions.append(self._decide_one(key, row, mapped, links.get(key), force=force))
+            link = links.get(key)
+            if problem:
+                decisions.append(Decision(key, "quarantine", row=row, mapped=mapped,
+                                          target_id=link.target_id if link else None,
+                                          message=f"{self.stream.noun} {key}: {problem}"))
+            elif created_first:
+                # Dry run: what it refers to does not exist yet, so neither can a match for it.
+                note = f"once {', '.join(created_first)} is created earlier in this run"
+                decisions.append(Decision(key, "update" if link else "create", row=row, mapped=mapped,
+                                          target_id=link.target_id if link else None, message=note))
+            else:
+                decisions.append(self._decide_one(key, row, mapped, link, force=force))
         return decisions
 
-    def _resolve(self, row: dict) -> dict[Reference, str]:
-        """The target id of each record this row refers to, syncing one first where allowed."""
+    def _resolve(self, row: dict) -> tuple[dict[Reference, str], list[str]]:
+        """The target id of each record this row refers to, syncing one first where allowed.
+
+        A dry run syncs nothing first: it plans the reference instead, and when the reference
+        would be created, gives a placeholder id and names it in the second value."""
         refs: dict[Reference, str] = {}
+        created_first: list[str] = []
         for ref in self.stream.references(row):
             link = self.state.get_link(self.pair, ref.stream, ref.source_key)
             other = self.passes.get(ref.stream)
             if link is None and ref.sync_first and other is not None and not self.dry_run:
                 other.sync_one(ref.source_key)
                 link = self.state.get_link(self.pair, ref.stream, ref.source_key)
-            if link is None:
-                held = self.state.find_quarantine(self.pair, ref.stream, ref.source_key)
-                why = f": {held.reason}" if held else (" (it is synced first on a real run)" if self.dry_run else "")
-                raise RecordError(f"{self.stream.noun} {self.stream.source_key(row)} waits for {ref.what}, "
-                                  f"which is not in the target yet{why}")
-            refs[ref] = link.target_id
-        return refs
+            if link is not None:
+                refs[ref] = link.target_id
+                continue
+            planned = other.planned(ref.source_key, sync_first=ref.sync_first) if self.dry_run and other else None
+            if planned is not None and planned[0] in ("create", "link"):
+                refs[ref] = planned[1] or f"(new {ref.what})"
+                if planned[0] == "create":
+                    created_first.append(ref.what)
+                continue
+            held = self.state.find_quarantine(self.pair, ref.stream, ref.source_key)
+            why = f": {held.reason}" if held else (f": {planned[2]}" if planned and planned[2] else "")
+            raise RecordError(f"{self.stream.noun} {self.stream.source_key(row)} waits for {ref.what}, "
+                              f"which is not in the target yet{why}")
+        return refs, created_first
+
+    def planned(self, source_key: str, *, sync_first: bool) -> tuple[str, str | None, str] | None:
+        """Dry run: (action, target id, message) planned for a record, planning it now when it
+        would be synced first and was not yet; None when this run does not handle it."""
+        if source_key not in self._planned and sync_first and source_key not in self._seen:
+            self.sync_one(source_key)
+        return self._planned.get(source_key)
 
     def _decide_one(self, key: str, row: dict, mapped: Mapped, link, *, force: bool = False) -> Decision:
         idem = self.target.idempotency_key(key)
@@ -342,6 +376,7 @@ class StreamPass:
 
     def _plan(self, decisions: Iterable[Decision]) -> None:
         for d in decisions:
+            self._planned[d.source_key] = (d.action, d.target_id, d.message)
             self.report.counts.add(d.action)
             if len(self.report.planned) < MAX_PLANNED:
                 target = self.target.describe(d.target_id) if d.target_id else ("new" if d.action == "create" else "")

@@ -136,6 +136,11 @@ class Target(ABC):
         look-up per key (a failed batch leaves up to a whole batch of writes to reconcile)."""
         return {key: self.find(key) for key in idempotency_keys}
 
+    def check(self, source_key: str, mapped: Mapped) -> str | None:
+        """What would stop this record's write (a cost code Procore lacks), found by reading only;
+        None when nothing is known to. A dry run asks, since it writes nothing."""
+        return None
+
     def describe(self, target_id: str) -> str:
         return target_id
 

@@ -15,7 +15,7 @@ from mlconnector.config import Config
 from mlconnector.connect import check_credentials, open_client
 from mlconnector.engine.runner import StreamPass, StreamReport
 from mlconnector.errors import ExitCode, FatalError, MlconnectorError, UsageError
-from mlconnector.pairs import build_streams
+from mlconnector.pairs import build_streams, check_pair
 from mlconnector.state import open_state
 
 log = logging.getLogger("mlconnector.engine")
@@ -108,8 +108,10 @@ def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dic
          dry_run: bool, force: bool, on_progress) -> SyncReport:
     """Lock, open clients, record the run, let ``body`` drive the stream passes, book the outcome."""
     pair = config.pair(pair_name)
+    # Options that cannot work together, and a missing secret, stop here, before the state is touched.
+    check_pair(pair, config.system(pair.source).kind, config.system(pair.target).kind)
     for system in (pair.source, pair.target):
-        check_credentials(config, system)  # a missing secret stops here, before the state is touched
+        check_credentials(config, system)
     report = SyncReport(pair=pair_name, dry_run=dry_run)
     started = time.monotonic()
     with ExitStack() as stack:

@@ -38,6 +38,14 @@ def stream_options(source_kind: str, target_kind: str) -> dict[str, dict[str, tu
     return STREAM_OPTIONS.get((source_kind, target_kind))
 
 
+def check_pair(pair, source_kind: str, target_kind: str) -> None:
+    """Raise UsageError when ``pair``'s stream options cannot work together; opens and writes nothing."""
+    if (source_kind, target_kind) == ("sage300", "procore"):
+        from mlconnector.pairs import sage300_procore
+
+        sage300_procore.check_streams(pair.name, pair.streams)
+
+
 def build_streams(pair, source_client, target_client, *, mappings) -> list:
     """Every stream of ``pair`` (a PairConfig), wired to the two clients, in dependency order.
 

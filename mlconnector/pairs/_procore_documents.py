@@ -114,6 +114,10 @@ class ProjectDocumentTarget(Target):
             return Match(candidates[0], how="number")
         return Match(candidates=candidates) if candidates else Match()
 
+    def check(self, source_key: str, mapped: Mapped) -> str | None:
+        prepared = self._prepare(Write(source_key, self.idempotency_key(source_key), None, mapped.payload))
+        return prepared if isinstance(prepared, str) else None
+
     def find(self, idempotency_key: str) -> str | None:
         for project_id in dict.fromkeys([*self._indexes, *self.directory.project_ids()]):
             document_id = self.index(project_id).by_origin.get(idempotency_key)
@@ -222,6 +226,8 @@ class ProjectDocumentTarget(Target):
                     try:
                         self.delete_line(project_id, doc.document_id, int(line["id"]))
                     except RemoteError as exc:
+                        if exc.status == 404:
+                            continue  # gone already: a retried delete whose first answer was lost
                         doc.errors.append(f"could not remove line {oid.rsplit(':', 1)[-1]}: {exc.reason}")
         for start in range(0, len(send), SYNC_BATCH_SIZE):
             chunk = send[start:start + SYNC_BATCH_SIZE]

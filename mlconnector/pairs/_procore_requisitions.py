@@ -9,7 +9,7 @@ period, only the latest open invoice may change — come back as record-level er
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from mlconnector.engine.stream import Mapped, Match, Target, Write, WriteResult
 from mlconnector.errors import ResponseError
@@ -62,28 +62,41 @@ class RequisitionTarget(Target):
         requisition = {"invoice_number": payload["invoice_number"], "origin_id": w.idempotency_key}
         if payload.get("billing_date"):
             requisition["billing_date"] = payload["billing_date"]
-        requisition_id = split_target_id(w.target_id)[1] if w.target_id else None
-        if requisition_id is None:
-            found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
-            requisition_id = int(found[0]["id"]) if found else None
-        if requisition_id is None:
-            created = writers.create_requisition(self.client, project_id, commitment_id, requisition)
-            requisition_id = int(created["id"])
-        else:
-            writers.update_requisition(self.client, project_id, commitment_id, requisition_id, requisition)
+        # Always by origin_id, even when linked: what Procore holds decides create or update.
+        found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
+        current = found[0] if found else None
+        if current is None:
+            try:
+                current = writers.create_requisition(self.client, project_id, commitment_id, requisition)
+            except ResponseError as exc:
+                # An earlier attempt whose answer was lost may have created it; the client's retry
+                # is then refused (origin_id taken). Carry on with that one instead of a second.
+                if exc.status not in RECORD_LEVEL_STATUSES:
+                    raise
+                found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
+                if not found:
+                    raise
+                current = found[0]
+        elif any(str(current.get(k) or "") != str(v) for k, v in requisition.items()):
+            # Only when something differs: Procore lets only the latest open invoice change.
+            writers.update_requisition(self.client, project_id, commitment_id, int(current["id"]), requisition)
+        requisition_id = int(current["id"])
         target_id = f"{project_id}/{requisition_id}"
         error = self._bill_lines(project_id, commitment_id, requisition_id, payload)
         return WriteResult(target_id=target_id, error=error)
 
     def _bill_lines(self, project_id: int, commitment_id: int, requisition_id: int, payload: dict) -> str | None:
-        """Put each invoice line's amount on the contract item of the commitment line it bills."""
+        """Put each invoice line's amount on the contract item of the commitment line it bills.
+
+        Only items whose amount differs are written; an item of the PO no line bills any more is
+        set back to zero."""
         po_prefix = f"{self.line_origin_prefix}{payload['po']}:"
         commitment_lines = {
             str(line.get("origin_id"))[len(po_prefix):]: int(line["id"])
             for line in readers.commitment_line_items(self.client, project_id, commitment_id)
             if str(line.get("origin_id") or "").startswith(po_prefix)
         }
-        items = {int(item["line_item_id"]): int(item["id"])
+        items = {int(item["line_item_id"]): item
                  for item in readers.requisition_contract_items(self.client, project_id, requisition_id)
                  if item.get("line_item_id") is not None}
         billed: dict[int, Decimal] = {}
@@ -91,15 +104,26 @@ class RequisitionTarget(Target):
         for line in payload["lines"]:
             po_line = line["po_line"] or (next(iter(commitment_lines)) if len(commitment_lines) == 1 else "")
             line_item_id = commitment_lines.get(po_line)
-            item_id = items.get(line_item_id) if line_item_id is not None else None
-            if item_id is None:
+            if line_item_id is None or line_item_id not in items:
                 problems.append(f"invoice line {line['line']} bills PO line {po_line or '?'}, which the "
                                 "commitment in Procore does not have")
                 continue
-            billed[item_id] = billed.get(item_id, Decimal(0)) + Decimal(line["amount"])
-        for item_id, amount in billed.items():
-            writers.update_requisition_item(self.client, project_id, requisition_id, item_id, str(amount))
+            billed[line_item_id] = billed.get(line_item_id, Decimal(0)) + Decimal(line["amount"])
+        for line_item_id in dict.fromkeys(commitment_lines.values()):
+            item = items.get(line_item_id)
+            if item is None:
+                continue
+            amount = billed.get(line_item_id, Decimal(0))
+            if _amount(item.get("work_completed_this_period")) != amount:
+                writers.update_requisition_item(self.client, project_id, requisition_id, int(item["id"]), str(amount))
         return "; ".join(problems) or None
 
     def describe(self, target_id: str) -> str:
         return f"subcontractor invoice {target_id}"
+
+
+def _amount(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return None

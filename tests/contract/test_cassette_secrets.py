@@ -20,9 +20,15 @@ from mlconnector import redact
 
 EXPECTED = {
     "procore": {"test_token_then_list_vendors_page_by_page", "test_vendors_sync_creates_and_reports_a_per_item_error",
-                "test_an_expired_token_is_renewed_on_401_and_the_call_retried"},
+                "test_an_expired_token_is_renewed_on_401_and_the_call_retried",
+                "test_projects_cost_codes_and_line_item_types_page_by_page",
+                "test_commitment_sync_then_its_line_items_matched_by_origin_id",
+                "test_direct_cost_sync_then_its_line_items", "test_requisition_create_then_bill_its_contract_items",
+                "test_a_requisition_without_an_open_billing_period_is_refused"},
     "sage300": {"test_vendor_paging_with_a_date_filter_and_a_server_page_cap", "test_a_vendor_by_key_with_a_quote",
-                "test_an_unknown_vendor_is_none", "test_a_wrong_password_is_an_auth_error"},
+                "test_an_unknown_vendor_is_none", "test_a_wrong_password_is_an_auth_error",
+                "test_purchase_order_paging_by_last_edited_with_lines_embedded",
+                "test_po_invoices_by_last_edited_and_one_by_number"},
 }
 
 

@@ -408,11 +408,37 @@ def test_version(run_cli) -> None:
 
 
 def test_demo_creates_then_writes_nothing(run_cli, tmp_path) -> None:
+    """The demo imports the mapping tables, syncs twice, shows the quarantine, imports the missing
+    cost-code mapping and replays a PO; its second sync writes only retries Procore refused before."""
+    from mlconnector.state import open_state
+
     code, out, err = run_cli("demo", "--vendors", "60", "--keep", str(tmp_path / "demo"))
     assert code == 0, err
-    first, second = out.split("— second pass")
-    run1 = re.search(r"run 1 vendors: create=(\d+) update=(\d+) link=(\d+)", first)
-    assert run1 and int(run1.group(1)) > 0 and int(run1.group(3)) > 0, first
-    assert re.search(r"run 2 vendors: create=0 update=0 link=0", second), second
-    assert "second pass: 0 Procore writes" in second
-    assert (tmp_path / "demo" / "mlconnector.yaml").exists() and (tmp_path / "demo" / "mlconnector.db").exists()
+    imports, rest = out.split("— first sync")
+    assert "projects.csv" in imports and "costcodes.csv" in imports and "costcodes-extra.csv" not in imports
+    first, rest = rest.split("— second sync")
+    second, replay = rest.split("— import the missing cost-code mapping")
+    for stream in ("vendors", "purchase_orders", "po_invoices"):
+        run1 = re.search(rf"run 1 {stream}: create=(\d+) update=0 link=(\d+)", first)
+        assert run1 and int(run1.group(1)) > 0, first
+        assert re.search(rf"run 2 {stream}: create=0 update=0 link=0 ", second), second
+    assert "quarantine: what could not go through, and what to do" in second
+    assert "costcodes-extra.csv" in replay and re.search(r"replay of PO:PO\d+", replay)
+    assert (tmp_path / "demo" / "mlconnector.yaml").exists()
+    with open_state(tmp_path / "demo" / "mlconnector.db", readonly=True) as state:
+        runs = sorted(state.runs(PAIR), key=lambda r: r.id)
+        assert [r.exit_code for r in runs] == [1, 1, 1]  # the seed always leaves some records held
+        # The second sync: nothing written but what Procore itself refused before, tried again.
+        events = state.audit(run_id=runs[1].id, limit=10_000)
+        refused = [e for e in events if "Procore refused it" in (e.message or "")]
+        assert refused and {e.action for e in refused} == {"quarantine"}
+        assert not [e for e in events if e.action not in ("skip", "quarantine")]
+        writes = int(re.search(r"the second sync sent (\d+) Procore write requests", out).group(1))
+        assert writes == len(refused)
+        # The replayed PO is in Procore now, out of quarantine; the one not replayed still waits.
+        (replayed,) = state.audit(run_id=runs[2].id)
+        assert (replayed.stream, replayed.action) == ("purchase_orders", "create") and replayed.target_id
+        held = {(q.stream, q.source_key) for q in state.quarantined(PAIR)}
+        assert ("purchase_orders", replayed.source_key) not in held
+        assert any(stream == "purchase_orders" for stream, _ in held)
+    assert f"PO:{replayed.source_key}" in replay

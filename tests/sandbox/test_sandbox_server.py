@@ -72,8 +72,11 @@ def test_sandbox_config_and_credentials_reach_both_servers(tmp_path: Path) -> No
         env = sandbox.credentials_env()
         sage, procore = config["systems"]["sage300"], config["systems"]["procore"]
         assert config["state"] == str(tmp_path / "state dir" / "state.db")
-        assert config["pairs"] == {"sage300-procore": {"source": "sage300", "target": "procore",
-                                                       "streams": {"vendors": {"enabled": True}}}}
+        # By default every stream of the pair is on; a caller may pick some.
+        assert config["pairs"] == {"sage300-procore": {"source": "sage300", "target": "procore", "streams": {
+            "vendors": {"enabled": True}, "purchase_orders": {"enabled": True}, "po_invoices": {"enabled": True}}}}
+        vendors_only = yaml.safe_load(sandbox.config_yaml(tmp_path / "state.db", ("vendors",)))
+        assert vendors_only["pairs"]["sage300-procore"]["streams"] == {"vendors": {"enabled": True}}
         assert sage["url"].endswith("/Sage300WebApi/v1.0/-/SAMLTD") and sage["uppercase_password"] is False
         assert procore["api_url"] == procore["login_url"] == sandbox.procore.url
         vendors = httpx.get(f"{sage['url']}/AP/APVendors", auth=(sage["username"], env["MLCONNECTOR_SAGE300_PASSWORD"]),

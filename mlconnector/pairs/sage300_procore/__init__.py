@@ -23,8 +23,23 @@ DEFAULT_STATUSES = {
     "direct_costs": {"open": "approved", "completed": "approved"},
 }
 
-__all__ = ["POInvoiceStream", "PurchaseOrderStream", "VendorStream", "build_streams", "clean_text", "map_po_invoice",
-           "map_purchase_order", "map_vendor", "sage_date"]
+__all__ = ["POInvoiceStream", "PurchaseOrderStream", "VendorStream", "build_streams", "check_streams", "clean_text",
+           "map_po_invoice", "map_purchase_order", "map_vendor", "sage_date"]
+
+
+def check_streams(pair: str, stream_configs: dict) -> None:
+    """Raise UsageError for stream options that cannot work together (before anything is opened)."""
+    orders = stream_configs.get("purchase_orders")
+    if orders is None:
+        return
+    kind = orders.options["target"]
+    if kind not in DEFAULT_STATUSES:
+        raise UsageError(f"pairs.{pair}.streams.purchase_orders.target must be commitments or direct_costs, "
+                         f"not {kind!r}")
+    invoices = stream_configs.get("po_invoices")
+    if invoices is not None and invoices.enabled and kind != "commitments" and orders.enabled:
+        raise UsageError(f"pair {pair}: po_invoices become subcontractor invoices on commitments, but "
+                         "purchase_orders go to direct costs; turn one of them off")
 
 
 def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target: ProcoreClient, *,
@@ -33,6 +48,7 @@ def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target
 
     The engine runs the enabled ones; the others serve as references (a purchase order's
     vendor is synced first even when the vendors stream is not run)."""
+    check_streams(pair, stream_configs)
     prefix = f"sage300:{source.settings.company.upper()}:"
     directory = ProjectDirectory(target)
     streams: list[Stream] = []
@@ -44,9 +60,6 @@ def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target
     if orders is not None:
         options = orders.options
         kind = options["target"]
-        if kind not in DEFAULT_STATUSES:
-            raise UsageError(f"pairs.{pair}.streams.purchase_orders.target must be commitments or direct_costs, "
-                             f"not {kind!r}")
         open_status = options["open_status"] or DEFAULT_STATUSES[kind]["open"]
         completed_status = options["completed_status"] or DEFAULT_STATUSES[kind]["completed"]
         target_class = CommitmentTarget if kind == "commitments" else DirectCostTarget
@@ -56,10 +69,6 @@ def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target
             pair=pair, lookback_days=options["lookback_days"], mappings=mappings,
             changed_field=options["changed_field"], open_status=open_status, completed_status=completed_status,
             default_cost_type=options["cost_type"]))
-        invoices = stream_configs.get("po_invoices")
-        if invoices is not None and invoices.enabled and kind != "commitments" and orders.enabled:
-            raise UsageError(f"pair {pair}: po_invoices become subcontractor invoices on commitments, but "
-                             "purchase_orders go to direct costs; turn one of them off")
     invoices = stream_configs.get("po_invoices")
     if invoices is not None:
         streams.append(POInvoiceStream(
