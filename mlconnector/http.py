@@ -198,6 +198,16 @@ def call_with_retries(
                     "again later.",
                 ) from None
             raise
+        except httpx.ConnectError as exc:
+            if _certificate_rejected(exc):
+                # Retrying cannot make a certificate trusted: say what to do at once.
+                raise UnreachableError(
+                    f"{what}: the server's TLS certificate was not accepted ({_describe(exc)})",
+                    system=system,
+                    hint="If the server uses a certificate from your own CA, set `ca_bundle:` for this system "
+                    "to that CA's PEM file. Verification is never switched off.",
+                ) from None
+            raise
 
     try:
         return retrying(guarded)
@@ -214,6 +224,15 @@ def call_with_retries(
             system=system,
             hint="Check the URL in the configuration, the network path and any proxy or firewall.",
         ) from None
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -242,9 +261,10 @@ def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
     """A short, scrubbed, single-line excerpt of a body for an error message."""
     content_type = response.headers.get("Content-Type", "")
     try:
-        text = response.text
-    except (UnicodeDecodeError, httpx.ResponseNotRead):
-        return f"<{len(response.content)} bytes of {content_type or 'unknown type'}>"
+        # Only the head of the body: a 10 MB answer must not be decoded whole for 300 characters.
+        text = response.content[: limit * 8].decode(response.encoding or "utf-8", errors="replace")
+    except (LookupError, httpx.ResponseNotRead):
+        return f"<a body of {content_type or 'unknown type'}>"
     if "html" in content_type.lower() or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
         return "an HTML page (a web server or proxy error page, not an API answer)"
     text = " ".join(text.split())

@@ -19,6 +19,10 @@ them; any bad row is a :class:`ConfigError` naming the file, the LINE (1 = the h
 person counts lines in a text editor or Excel) and the column, and nothing is written.
 Existence in Procore is checked when credentials are available and only ever warns.
 
+Export writes a cell starting with ``= + - @`` (or a tab or CR) after a single quote, so a
+spreadsheet shows it as text instead of running it as a formula; import takes off one leading
+quote that stands before such a character, so an export imports back to the same values.
+
 :func:`project_for` and :func:`cost_code_for` are the pure lookups the PO mapper uses.
 """
 
@@ -56,9 +60,11 @@ __all__ = [
     "export_mappings",
     "import_mappings",
     "mapping_rows",
+    "neutralise_cell",
     "project_for",
     "read_mappings_csv",
     "resolve_pair",
+    "unneutralise_cell",
 ]
 
 KINDS = ("projects", "costcodes")
@@ -78,6 +84,9 @@ TARGET_COLUMN = {"projects": "procore_project", "costcodes": "procore_cost_code"
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252 (not UTF-8)"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection, CWE-1236):
+# export writes it after a single quote, and import takes that quote off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _SEP_LINE = re.compile(r"sep=(.)\s*\Z", re.IGNORECASE)  # Excel's delimiter hint line
 
 
@@ -323,7 +332,7 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
     rows_read = 0
     while (item := next_row()) is not None:
         line, raw_cells = item
-        cells = [c.strip() for c in raw_cells]
+        cells = [unneutralise_cell(c.strip()) for c in raw_cells]
         if not any(cells):
             blank += 1
             continue
@@ -647,12 +656,33 @@ def mapping_rows(state, pair: str, kind: str) -> list[dict[str, str]]:
 
 def export_mappings(state, pair: str, kind: str, out: TextIO) -> int:
     """Write the rows of ``kind`` as CSV (header first, ``,``, sorted by key) to ``out``, which
-    the caller opened as UTF-8 (with ``newline=""`` for a file). Importing it again changes
-    nothing. Returns the number of rows written."""
+    the caller opened as UTF-8 (with ``newline=""`` for a file). A cell that a spreadsheet would
+    run as a formula is written after a ``'`` (:func:`neutralise_cell`); import takes it off, so
+    importing the export again changes nothing. Returns the number of rows written."""
     rows = mapping_rows(state, pair, kind)
-    writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(COLUMNS[kind])
-    for row in rows:
-        writer.writerow([row[c] for c in COLUMNS[kind]])
+    out.write(",".join(COLUMNS[kind]) + "\n")
+    out.writelines(",".join(_csv_cell(neutralise_cell(row[c])) for c in COLUMNS[kind]) + "\n" for row in rows)
     return len(rows)
+
+
+def _csv_cell(value: str) -> str:
+    """One CSV cell, quoted when it holds a delimiter, a quote or a line break. (csv.writer with
+    ``lineterminator="\\n"`` leaves a lone CR unquoted, which a reader takes for a line end.)"""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def neutralise_cell(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula: ``'`` before a leading ``= + - @``, tab or CR.
+
+    A value that already starts with quotes before such a character gets one more, so that
+    :func:`unneutralise_cell` gives it back as it was."""
+    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
+
+
+def unneutralise_cell(value: str) -> str:
+    """What :func:`neutralise_cell` wrote, back: one leading ``'`` off when the quotes are followed
+    by a formula character (``'=1+1`` -> ``=1+1``; ``'plain`` stays ``'plain``)."""
+    return value[1:] if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS) else value
 

@@ -31,6 +31,20 @@ NULL_KEYRING = "keyring.backends.null.Keyring"
 SMALL_SANDBOX = 120  # vendors: enough for two Sage pages and every special case, fast to sync
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (full-size fault and kill runs)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="full-size run: pass --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     opt_out = request.node.get_closest_marker("keyring_backend") is not None

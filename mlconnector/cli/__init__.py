@@ -94,12 +94,14 @@ def _setup_logging(level_name: str) -> None:
 
 def _register() -> None:
     from mlconnector.cli import audit, credentials, demo, mappings, ping, quarantine, replay, status, sync
+    from mlconnector.cli import state as state_cmd
 
     for module in (ping, sync, replay, status, audit, demo):
         module.register(app)
     app.add_typer(credentials.app, name="credentials")
     app.add_typer(mappings.app, name="mappings")
     app.add_typer(quarantine.app, name="quarantine")
+    app.add_typer(state_cmd.app, name="state")
 
 
 _register()

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from mlconnector.cli import _output
+from mlconnector.sandbox._faults import SPEC_HELP, parse_fault_spec
 
 PAIR = "sage300-procore"
 
@@ -18,6 +19,9 @@ def demo(
     keep: Path = typer.Option(None, "--keep", help="Write the demo's config and state file here and keep them.",
                               file_okay=False),
     vendors: int = typer.Option(300, "--vendors", min=1, max=100_000, help="How many Sage 300 vendors to seed."),
+    faults: str = typer.Option(None, "--faults", metavar="SPEC",
+                               help="Make both sandbox servers misbehave, seeded: " + SPEC_HELP
+                               + ". The demo's client timeout is then 1 s, below the hang."),
 ) -> None:
     """Start sandbox Sage 300 and Procore servers and run the whole flow against them.
 
@@ -26,6 +30,10 @@ def demo(
     subcontractor invoices; records it cannot place wait in quarantine with the reason. The
     second sync finds nothing changed. Then a missing cost-code mapping is imported and a
     quarantined purchase order replayed.
+
+    With --faults the servers answer with errors, 429s, hangs, resets, lost answers, expired
+    tokens and garbage bodies as the spec says; the sync retries through them, and the faults
+    each server caused are listed at the end.
     """
     from mlconnector.cli.mappings import render_import
     from mlconnector.cli.sync import render
@@ -36,6 +44,12 @@ def demo(
     from mlconnector.sandbox import DATA_DIR, Sandbox
     from mlconnector.state import open_state
 
+    plan = None
+    if faults:
+        try:
+            plan = parse_fault_spec(faults)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--faults") from None
     workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mlconnector-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     failed = []
@@ -44,7 +58,8 @@ def demo(
         # allows more so it finishes in seconds. Pacing is the same code either way.
         sandbox.procore.set_rate_limits(spike=250)
         config_path = workdir / "mlconnector.yaml"
-        config_path.write_text(sandbox.config_yaml(workdir / "mlconnector.db"), encoding="utf-8")
+        config_path.write_text(sandbox.config_yaml(workdir / "mlconnector.db", timeout=1.0 if plan else None),
+                               encoding="utf-8")
         os.environ.update(sandbox.credentials_env())
         config = load_config(config_path)
         _output.info(f"sandbox Sage 300 at {sandbox.sage300.url}, Procore at {sandbox.procore.url}; "
@@ -56,6 +71,11 @@ def demo(
 
         def step(title: str) -> None:
             _output.info(f"\n— {title}")
+
+        if plan is not None:
+            for simulator in (sandbox.sage300, sandbox.procore):
+                simulator.set_fault_plan(plan)
+            _output.info(f"faults on both servers: {faults}")
 
         step("import the mapping tables (Sage 300 contracts → Procore projects, categories → cost codes)")
         for name in ("projects.csv", "costcodes.csv"):
@@ -95,6 +115,11 @@ def demo(
                           [[record_id(e.stream, e.source_key), e.action, e.target_id, e.message]
                            for e in reversed(events)])
             failed += [replayed] if replayed.error else []
+        if plan is not None:
+            kinds = sorted({k for s in (sandbox.sage300, sandbox.procore) for k in s.fault_counts})
+            _output.table("faults the sandbox servers caused", ["fault", "Sage 300", "Procore"],
+                          [[k, sandbox.sage300.fault_counts.get(k, 0), sandbox.procore.fault_counts.get(k, 0)]
+                           for k in kinds])
         writes = reports[1].requests.get("procore", {}).get("writes", 0)
         _output.info(f"\nthe second sync sent {writes} Procore write requests (retries of quarantined records "
                      "that Procore itself refused, such as an invoice with no open billing period, are the only "

@@ -8,6 +8,7 @@ benchmarks use it. ``python -m mlconnector.sandbox`` serves it until Ctrl-C.
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ class Sandbox:
     """
 
     def __init__(self, *, vendors: int = 300, seed: int | None = 7, procore_port: int = 0,
-                 sage300_port: int = 0) -> None:
+                 sage300_port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.procore = ProcoreSimulator(port=procore_port)
         self.sage300 = Sage300Simulator(port=sage300_port)
+        # ``ssl_context`` (server side): serve both over HTTPS, e.g. with a test CA's certificate.
+        self.procore.ssl_context = self.sage300.ssl_context = ssl_context
         self.seed_summary: dict[str, Any] = (
             seed_both(self.sage300, self.procore, vendors=vendors, seed=seed) if seed is not None else {})
 
@@ -54,9 +57,12 @@ class Sandbox:
         self.stop()
 
     def config_yaml(self, state_path: str | Path,
-                    streams: tuple[str, ...] = ("vendors", "purchase_orders", "po_invoices")) -> str:
+                    streams: tuple[str, ...] = ("vendors", "purchase_orders", "po_invoices"), *,
+                    timeout: float | None = None) -> str:
         """A complete mlconnector configuration for the sage300-procore pair against these servers,
-        with ``streams`` on."""
+        with ``streams`` on; ``timeout`` (seconds) sets both clients' request timeout (e.g. below a
+        fault plan's hang, so a hung request is retried instead of waited for)."""
+        extra = f"\n    timeout: {timeout}" if timeout is not None else ""
         # JSON strings are valid YAML scalars: safe for Windows paths, spaces and colons.
         return f"""\
 state: {json.dumps(str(state_path))}
@@ -65,12 +71,12 @@ systems:
     kind: sage300
     url: {self.sage300.base_url}
     username: {self.sage300.username}
-    uppercase_password: {"true" if self.sage300.legacy_uppercase_passwords else "false"}
+    uppercase_password: {"true" if self.sage300.legacy_uppercase_passwords else "false"}{extra}
   procore:
     kind: procore
     api_url: {self.procore.url}
     login_url: {self.procore.url}
-    company_id: {self.procore.company_id}
+    company_id: {self.procore.company_id}{extra}
 pairs:
   sage300-procore:
     source: sage300

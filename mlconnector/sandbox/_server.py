@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
@@ -58,6 +60,8 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 # A fault hook may return this instead of a Response: close the connection without an answer.
 NO_RESPONSE = Response(status=0)
+# Or this: reset the connection (TCP RST, as a crashed server or a middlebox does) without an answer.
+RESET = Response(status=0)
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,15 @@ class SimulatorServer:
     :meth:`default_headers`. ``self.lock`` guards all mutable state, the subclass's included.
     """
 
-    def __init__(self, *, port: int = 0) -> None:
+    def __init__(self, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.port = port
+        #: serve HTTPS with this server-side context (set before start); None serves plain HTTP
+        self.ssl_context = ssl_context
         self.lock = threading.RLock()
         self.requests: list[RequestRecord] = []
         self.unhandled_errors: list[BaseException] = []  # bugs in a handler; tests assert it stays empty
         self._faults: list[Fault] = []
+        self.fault_plan: Any = None  # a _faults.FaultInjector, set by set_fault_plan
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -137,7 +144,7 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer(("127.0.0.1", self.port), _RequestHandler, self)
+        self._httpd = _HTTPServer(("127.0.0.1", self.port), _RequestHandler, self, self.ssl_context)
         self.port = self._httpd.server_address[1]  # the real port when 0 was asked; a restart reuses it
         # A short poll interval makes stop() quick; serve_forever checks for shutdown between polls.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name=type(self).__name__,
@@ -148,6 +155,8 @@ class SimulatorServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        if self.fault_plan is not None:
+            self.fault_plan.release()  # hung requests go now
         self._httpd.shutdown()
         self._httpd.close_open_connections()  # keep-alive clients must see the server go away
         self._httpd.server_close()
@@ -165,7 +174,7 @@ class SimulatorServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -213,6 +222,22 @@ class SimulatorServer:
             self._faults.append(fault)
         return fault
 
+    def set_fault_plan(self, plan: Any) -> Any:
+        """Apply a :class:`~mlconnector.sandbox._faults.FaultPlan` to every later request (None: stop).
+
+        Faults added with :meth:`add_fault` come first; the plan draws for the requests they leave.
+        Returns the injector, whose ``counts`` say which faults happened."""
+        with self.lock:
+            if self.fault_plan is not None:
+                self.fault_plan.release()
+            self.fault_plan = plan.install(self) if plan is not None else None
+            return self.fault_plan
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind the fault plan caused (empty without a plan)."""
+        return dict(self.fault_plan.counts) if self.fault_plan is not None else {}
+
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
@@ -242,6 +267,8 @@ class SimulatorServer:
 
     def _answer(self, request: Request) -> Response:
         fault = self._take_fault(request)
+        if fault is None and self.fault_plan is not None:
+            fault = self.fault_plan.fault_for(request)
         response = fault.before(request) if fault else None
         if response is None:
             try:
@@ -253,7 +280,7 @@ class SimulatorServer:
                 response = json_response(500, {"error": f"simulator bug: {exc!r}"})
             if fault:
                 response = fault.after(request, response)
-        if response is not NO_RESPONSE:
+        if response is not NO_RESPONSE and response is not RESET:
             response.headers = {**self.default_headers(), **response.headers}
         with self.lock:  # logged before it is sent, so a client that got it can count it
             self.requests.append(RequestRecord(request.method, request.path, request.query_string,
@@ -264,11 +291,21 @@ class SimulatorServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # never wait for idle keep-alive connections on stop
 
-    def __init__(self, address: tuple[str, int], handler: type, simulator: SimulatorServer) -> None:
+    def __init__(self, address: tuple[str, int], handler: type, simulator: SimulatorServer,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.simulator = simulator
+        self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake happens on the first read, in the request's thread: a client that
+            # rejects our certificate cannot stall the accepting loop.
+            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -313,6 +350,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=self._read_body(),
         )
         response = self.server.simulator._answer(request)
+        if response is RESET:
+            self.close_connection = True
+            # Linger 0: close() sends RST instead of FIN; the client sees "connection reset".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
         if response is NO_RESPONSE:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -5,6 +5,7 @@ the quarantine, pending writes, mapping tables, the encrypted token cache and th
 lock. Open it with :func:`open_state`; see DESIGN.md §4 for how the engine uses it.
 """
 
+from ._backup import BackupResult, backup_state, lock_is_held
 from ._lock import RunLock
 from ._rows import (
     AUDIT_ACTIONS,
@@ -26,6 +27,7 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "AuditEvent",
+    "BackupResult",
     "Link",
     "LinkConflict",
     "PendingWrite",
@@ -35,5 +37,7 @@ __all__ = [
     "State",
     "StateReadOnly",
     "Watermark",
+    "backup_state",
+    "lock_is_held",
     "open_state",
 ]

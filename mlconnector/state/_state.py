@@ -56,9 +56,13 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _connect_rw(path: Path) -> sqlite3.Connection:
+def _connect_rw(path: Path, *, check: bool = False) -> sqlite3.Connection:
     conn = _connect(str(path))
     try:
+        if check:
+            # Before anything that writes (switching to WAL rewrites the header): a file that is
+            # not ours, or is from a newer version, must be left exactly as it is.
+            _schema.check_version(conn, str(path))
         # Switching a new file to WAL needs an exclusive lock; when several processes open a
         # new file at once SQLite reports BUSY without waiting (lock upgrade deadlock), so retry.
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
@@ -172,7 +176,7 @@ def open_state(path: str | os.PathLike[str], *, readonly: bool = False) -> State
         except OSError as exc:
             raise UsageError(f"cannot create state file {path}: {exc.strerror or exc}") from exc
         _restrict(path)
-        conn = _connect_rw(path)
+        conn = _connect_rw(path, check=True)
         _schema.migrate(conn, str(path))
         _restrict(path)
         return State(conn, path, readonly=False, in_memory=False)
@@ -880,6 +884,10 @@ class State:
     def lock_holder(self, pair: str) -> LockHolder | None:
         row = self._row("SELECT * FROM locks WHERE pair = ?", (pair,))
         return None if row is None else _holder(row)
+
+    def locks(self) -> dict[str, LockHolder]:
+        """Every lock row, by pair (held, or left by a run that is gone)."""
+        return {r["pair"]: _holder(r) for r in self._rows("SELECT * FROM locks ORDER BY pair")}
 
     def break_lock(self, pair: str) -> LockHolder | None:
         """Delete the lock row of ``pair`` whoever holds it (an explicit `unlock` by a person).

@@ -588,3 +588,24 @@ def test_a_next_link_to_the_same_page_does_not_loop_forever(make_client):
     with pytest.raises(ResponseError, match="points at the page just read"):
         list(make_client(fake).get_pages(VENDORS, {"company_id": COMPANY}, what="list vendors"))
     assert len(fake.api_requests) == 1
+
+
+def test_a_rejected_certificate_fails_at_once_with_the_ca_bundle_hint():
+    import ssl
+
+    from mlconnector.errors import UnreachableError
+    from mlconnector.http import call_with_retries
+
+    attempts = []
+
+    def attempt():
+        attempts.append(1)
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed: unable to get local issuer certificate")
+        except ssl.SSLError as cause:
+            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]") from cause
+
+    with pytest.raises(UnreachableError) as caught:
+        call_with_retries(attempt, system="procore", what="list vendors", sleep=lambda s: None)
+    assert len(attempts) == 1
+    assert "ca_bundle" in str(caught.value) and "certificate" in str(caught.value)

@@ -5,20 +5,34 @@ from __future__ import annotations
 import unicodedata
 from abc import abstractmethod
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from mlconnector.engine.stream import SourcePage, Stream, Target
 from mlconnector.systems.sage300 import Sage300Client
 from mlconnector.systems.sage300.client import Page
 
+# Explicit bidirectional embeddings, overrides and isolates: they make a name display other than it
+# reads ("Trojan Source"). Right-to-left text itself (Arabic, Hebrew) and the LRM/RLM marks stay.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The largest amount, quantity or unit cost taken: beyond it a Decimal cannot be rounded to cents
+# exactly (28 significant digits), and no purchase order is that large.
+MAX_AMOUNT = Decimal("1e15")
+
 
 def clean_text(value: object) -> str:
-    """Trim, and drop control characters (NUL included) that no target field should hold."""
+    """Trim, and drop the control characters (NUL, tabs and line breaks included), lone surrogates
+    and bidirectional overrides that no target field should hold."""
     if value is None:
         return ""
-    text = str(value)
-    return "".join(c for c in text if unicodedata.category(c) != "Cc").strip()
+    return "".join(c for c in str(value)
+                   if c not in _BIDI_CONTROLS and unicodedata.category(c) not in ("Cc", "Cs")).strip()
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A source value for an error message: repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def sage_date(value: object) -> date | None:
@@ -31,6 +45,22 @@ def sage_date(value: object) -> date | None:
         return None
 
 
+def is_blank(value: object) -> bool:
+    """No value: null, or text that is empty once trimmed."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def checked_date(value: object) -> date | None:
+    """Like :func:`sage_date`, but a value that is there and is no date (``2025-02-30``,
+    ``9999-99-99``, a number) raises ValueError instead of passing for "no date"."""
+    if is_blank(value):
+        return None
+    parsed = sage_date(value.strip() if isinstance(value, str) else value)
+    if parsed is None:
+        raise ValueError(f"{shown(value)} is not a valid date")
+    return parsed
+
+
 def decimal_of(value: object) -> Decimal | None:
     """A Sage number (JSON number or numeric text) as a Decimal; None when it is not a number."""
     if value is None or isinstance(value, bool):
@@ -40,6 +70,19 @@ def decimal_of(value: object) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
+
+
+def checked_decimal(value: object) -> Decimal | None:
+    """Like :func:`decimal_of`, but a value that is there and is not a usable number (``"abc"``,
+    ``NaN``, ``true``, ``1e400``) raises ValueError instead of passing for "no value"."""
+    if is_blank(value):
+        return None
+    number = decimal_of(value)
+    if number is None:
+        raise ValueError(f"{shown(value)} is not a number")
+    if abs(number) >= MAX_AMOUNT:
+        raise ValueError(f"{shown(value)} is out of range (at most {MAX_AMOUNT:,.0f})")
+    return number
 
 
 def yes(value: object) -> bool:
@@ -61,7 +104,7 @@ class DatedStream(Stream):
         self.source = source
         self.pair = pair
         self.lookback = timedelta(days=max(0, lookback_days))
-        self.today = today or datetime.now(timezone.utc).date()
+        self.today = today or datetime.now(UTC).date()
 
     @abstractmethod
     def changed_on(self, row: dict) -> date | None:

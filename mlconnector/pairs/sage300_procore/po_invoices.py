@@ -17,9 +17,19 @@ from decimal import Decimal
 
 from mlconnector.engine.stream import Mapped, Reference
 from mlconnector.errors import MappingError
-from mlconnector.pairs.sage300_procore._common import DatedStream, clean_text, decimal_of, sage_date
+from mlconnector.pairs.sage300_procore._common import (
+    DatedStream,
+    checked_date,
+    checked_decimal,
+    clean_text,
+    sage_date,
+)
 from mlconnector.systems.sage300.client import Page
-from mlconnector.systems.sage300.readers import PO_INVOICES, document_pages, find_document
+from mlconnector.systems.sage300.readers import (
+    PO_INVOICES,
+    document_pages,
+    find_document,
+)
 
 CENT = Decimal("0.01")
 
@@ -32,14 +42,25 @@ def map_po_invoice(row: dict, *, commitment: str, pair: str = "sage300-procore")
         return MappingError(message, pair=pair, stream="po_invoices", source_key=number or "?", field=field)
 
     if not number:
-        raise fail("the invoice has no InvoiceNumber", "InvoiceNumber")
+        sequence = clean_text(row.get("InvoiceSequenceKey"))
+        raise fail("the invoice" + (f" (InvoiceSequenceKey {sequence})" if sequence else "")
+                   + " has no InvoiceNumber", "InvoiceNumber")
+    try:
+        billing_date = checked_date(row.get("InvoiceDate"))
+    except ValueError as exc:
+        raise fail(f"InvoiceDate {exc}", "InvoiceDate") from None
     lines = row.get("InvoiceLines")
     if not isinstance(lines, list) or not lines:
         raise fail("the invoice has no lines", "InvoiceLines")
     mapped_lines = []
     for position, line in enumerate(lines, start=1):
+        if not isinstance(line, dict):
+            raise fail(f"line {position} is not a record ({type(line).__name__})", "InvoiceLines")
         line_number = clean_text(line.get("LineNumber")) or str(position)
-        amount = decimal_of(line.get("ExtendedCost"))
+        try:
+            amount = checked_decimal(line.get("ExtendedCost"))
+        except ValueError as exc:
+            raise fail(f"line {line_number}: ExtendedCost {exc}", f"InvoiceLines[{line_number}].ExtendedCost") from None
         if amount is None:
             raise fail(f"line {line_number} has no amount", f"InvoiceLines[{line_number}].ExtendedCost")
         mapped_lines.append({
@@ -53,7 +74,6 @@ def map_po_invoice(row: dict, *, commitment: str, pair: str = "sage300-procore")
         "invoice_number": number,
         "lines": mapped_lines,
     }
-    billing_date = sage_date(row.get("InvoiceDate"))
     if billing_date:
         payload["billing_date"] = billing_date.isoformat()
     return Mapped(payload=payload, label=f"invoice {number} on {payload['po']}")

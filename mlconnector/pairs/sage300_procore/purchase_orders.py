@@ -27,9 +27,21 @@ from decimal import Decimal
 from mlconnector.engine.stream import Mapped, Reference
 from mlconnector.errors import MappingError
 from mlconnector.mappings import cost_code_for, project_for
-from mlconnector.pairs.sage300_procore._common import DatedStream, clean_text, decimal_of, sage_date, yes
+from mlconnector.pairs.sage300_procore._common import (
+    MAX_AMOUNT,
+    DatedStream,
+    checked_date,
+    checked_decimal,
+    clean_text,
+    sage_date,
+    yes,
+)
 from mlconnector.systems.sage300.client import Page
-from mlconnector.systems.sage300.readers import PURCHASE_ORDERS, document_pages, find_document
+from mlconnector.systems.sage300.readers import (
+    PURCHASE_ORDERS,
+    document_pages,
+    find_document,
+)
 
 CENT = Decimal("0.01")
 
@@ -53,13 +65,22 @@ def map_purchase_order(
                             hint=hint)
 
     if not number:
-        raise fail("the purchase order has no PurchaseOrderNumber", "PurchaseOrderNumber")
+        sequence = clean_text(row.get("PurchaseOrderSequenceKey"))
+        raise fail("the purchase order" + (f" (PurchaseOrderSequenceKey {sequence})" if sequence else "")
+                   + " has no PurchaseOrderNumber", "PurchaseOrderNumber")
+    try:
+        contract_date = checked_date(row.get("PurchaseOrderDate"))
+    except ValueError as exc:
+        raise fail(f"PurchaseOrderDate {exc}", "PurchaseOrderDate",
+                   hint="Correct the purchase order date in Sage 300; the next sync picks it up.") from None
     lines = row.get("PurchaseOrderLines")
     if not isinstance(lines, list) or not lines:
         raise fail("the purchase order has no lines", "PurchaseOrderLines")
     mapped_lines = []
     project_refs: dict[str, str] = {}
     for line in lines:
+        if not isinstance(line, dict):
+            raise fail(f"a line is not a record ({type(line).__name__})", "PurchaseOrderLines")
         mapped_lines.append(_map_line(line, number, projects, costcodes, default_cost_type, project_refs, fail))
     if len(set(project_refs.values())) > 1:
         where = ", ".join(f"contract {c} -> project {p}" for c, p in sorted(project_refs.items()))
@@ -74,7 +95,6 @@ def map_purchase_order(
         "status": completed_status if yes(row.get("Completed")) else open_status,
         "vendor_id": int(vendor_id) if vendor_id.isdigit() else vendor_id,
     }
-    contract_date = sage_date(row.get("PurchaseOrderDate"))
     if contract_date:
         header["contract_date"] = contract_date.isoformat()
     header = {k: v for k, v in header.items() if v != ""}
@@ -101,11 +121,18 @@ def _map_line(line: dict, number: str, projects: dict, costcodes: dict, default_
         raise fail(f"{where} has neither a category nor a GL account to map to a cost code",
                    f"PurchaseOrderLines[{line_number}].Category")
     mapping = cost_code_for(costcodes, source_code, project)
-    quantity = decimal_of(line.get("QuantityOrdered"))
-    unit_cost = decimal_of(line.get("UnitCost"))
-    amount = decimal_of(line.get("ExtendedCost"))
+    numbers = {}
+    for name in ("QuantityOrdered", "UnitCost", "ExtendedCost"):
+        try:
+            numbers[name] = checked_decimal(line.get(name))
+        except ValueError as exc:
+            raise fail(f"{where}: {name} {exc}", f"PurchaseOrderLines[{line_number}].{name}") from None
+    quantity, unit_cost, amount = numbers["QuantityOrdered"], numbers["UnitCost"], numbers["ExtendedCost"]
     if amount is None and quantity is not None and unit_cost is not None:
         amount = quantity * unit_cost
+        if abs(amount) >= MAX_AMOUNT:
+            raise fail(f"{where}: QuantityOrdered × UnitCost is out of range",
+                       f"PurchaseOrderLines[{line_number}].ExtendedCost")
     if amount is None:
         raise fail(f"{where} has no amount (ExtendedCost, or QuantityOrdered × UnitCost)",
                    f"PurchaseOrderLines[{line_number}].ExtendedCost")

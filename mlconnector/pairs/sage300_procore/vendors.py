@@ -25,7 +25,12 @@ from datetime import date
 from mlconnector.engine.stream import Mapped
 from mlconnector.errors import MappingError
 from mlconnector.iso3166 import country_code, subdivision_code
-from mlconnector.pairs.sage300_procore._common import DatedStream, clean_text, sage_date
+from mlconnector.pairs.sage300_procore._common import (
+    DatedStream,
+    checked_date,
+    clean_text,
+    sage_date,
+)
 from mlconnector.systems.sage300.client import Page
 from mlconnector.systems.sage300.readers import get_vendor, vendor_pages
 
@@ -36,8 +41,9 @@ def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
     """A Sage 300 ``APVendors`` row -> a Procore vendor sync item."""
     number = clean_text(row.get("VendorNumber"))
     if not number:
-        raise MappingError("the vendor has no VendorNumber", pair=pair, stream="vendors", source_key="?",
-                           field="VendorNumber")
+        name = clean_text(row.get("VendorName"))
+        raise MappingError("the vendor" + (f" named {name[:60]!r}" if name else "") + " has no VendorNumber",
+                           pair=pair, stream="vendors", source_key="?", field="VendorNumber")
     name = clean_text(row.get("VendorName"))
     if not name:
         raise MappingError("VendorName is empty; Procore requires a name", pair=pair, stream="vendors",
@@ -77,6 +83,11 @@ def map_vendor(row: dict, *, pair: str = "sage300-procore") -> Mapped:
                 warnings.append(f"StateProvince {state_text!r} is not a state code of {country}: left out")
     elif country_text:
         warnings.append(f"Country {country_text!r} is not an ISO-3166 country: country and state left out")
+    try:
+        checked_date(row.get("DateLastMaintained"))
+    except ValueError as exc:
+        warnings.append(f"DateLastMaintained {exc}: the next sync reads this vendor again only with --full "
+                        "or once the date is corrected")
     # Empty text is left out rather than sent as "": a target may validate "" (an e-mail, a
     # phone) and reject the whole vendor. The cost: a value cleared in Sage stays in Procore.
     payload = {k: v for k, v in payload.items() if v != ""}
