@@ -27,28 +27,26 @@ def iter_vendors(client: ProcoreClient, *, include_inactive: bool = True) -> Ite
                 raise
 
 
+def _all_items(client: ProcoreClient, path: str, params: dict, *, what: str) -> list[dict]:
+    items: list[dict] = []
+    for page in client.get_pages(path, params, what=what):
+        items.extend(item for item in page if isinstance(item, dict))
+    return items
+
+
 def find_vendors_by_origin_id(client: ProcoreClient, origin_id: str) -> list[dict]:
     """The vendors carrying this ``origin_id`` (normally zero or one)."""
-    found: list[dict] = []
-    for page in client.get_pages(
-        "/rest/v1.0/vendors",
-        {"company_id": client.settings.company_id, "filters[origin_id]": origin_id},
-        what=f"find vendor by origin_id {origin_id}",
-    ):
-        found.extend(v for v in page if str(v.get("origin_id") or "") == origin_id)
-    return found
+    found = _all_items(client, "/rest/v1.0/vendors",
+                       {"company_id": client.settings.company_id, "filters[origin_id]": origin_id},
+                       what=f"find vendor by origin_id {origin_id}")
+    return [v for v in found if str(v.get("origin_id") or "") == origin_id]
 
 
 def search_vendors(client: ProcoreClient, term: str) -> list[dict]:
     """Active vendors whose name, keywords or origin_code contain ``term`` (``filters[search]``)."""
-    found: list[dict] = []
-    for page in client.get_pages(
-        "/rest/v1.0/vendors",
-        {"company_id": client.settings.company_id, "filters[search]": term},
-        what=f"search vendors for {term!r}",
-    ):
-        found.extend(v for v in page if isinstance(v, dict))
-    return found
+    return _all_items(client, "/rest/v1.0/vendors",
+                      {"company_id": client.settings.company_id, "filters[search]": term},
+                      what=f"search vendors for {term!r}")
 
 
 def get_vendor(client: ProcoreClient, vendor_id: int | str) -> dict | None:
@@ -76,13 +74,6 @@ def company(client: ProcoreClient) -> dict:
         system=client.system,
         hint="Check company_id in the configuration and the app's installation in Procore App Management.",
     )
-
-
-def _all_items(client: ProcoreClient, path: str, params: dict, *, what: str) -> list[dict]:
-    items: list[dict] = []
-    for page in client.get_pages(path, params, what=what):
-        items.extend(item for item in page if isinstance(item, dict))
-    return items
 
 
 def list_projects(client: ProcoreClient) -> list[dict]:
