@@ -246,3 +246,22 @@ def sandbox_secrets():
     """``sandbox_secrets(sandbox)``: every secret of the sandbox in the forms that could leak
     (values, access tokens, the Basic header); call it after the runs, so their tokens are in."""
     return _sandbox_secrets
+
+
+@pytest.fixture
+def assert_nothing_leaked(run_cli, workdir):
+    """``assert_nothing_leaked(sandbox)``: no sandbox secret in any CLI output of the test, nor in
+    clear in the state file. Call it after the runs."""
+
+    def check(sandbox) -> None:
+        secrets = _sandbox_secrets(sandbox)
+        assert len(secrets) >= 4
+        for result in run_cli.results:
+            for secret in secrets:
+                assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
+                assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
+        state_bytes = b"".join(p.read_bytes() for p in workdir.path.iterdir() if p.name.startswith("state.db"))
+        for secret in secrets:
+            assert secret.encode() not in state_bytes, "a secret is in the state file in clear"
+
+    return check

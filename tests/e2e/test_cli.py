@@ -30,18 +30,10 @@ BOX = re.compile(r"[┏┃┡│└━─]")
 
 
 @pytest.fixture
-def cli(run_cli, workdir, sandbox, sandbox_secrets):
+def cli(run_cli, workdir, sandbox, assert_nothing_leaked):
     """run_cli in the sandbox's workdir; afterwards, no secret anywhere it wrote."""
     yield run_cli
-    secrets = sandbox_secrets(sandbox)
-    assert len(secrets) >= 4
-    for result in run_cli.results:
-        for secret in secrets:
-            assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
-            assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
-    state_bytes = b"".join(p.read_bytes() for p in workdir.path.iterdir() if p.name.startswith("state.db"))
-    for secret in secrets:
-        assert secret.encode() not in state_bytes, "a secret is in the state file in clear"
+    assert_nothing_leaked(sandbox)
 
 
 def writes(sandbox) -> int:

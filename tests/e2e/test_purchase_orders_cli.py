@@ -22,20 +22,12 @@ UNMAPPED = "99-900"
 
 
 @pytest.fixture
-def cli(run_cli, workdir, sandbox, sandbox_secrets):
+def cli(run_cli, workdir, sandbox, assert_nothing_leaked):
     """run_cli in a workdir configured for every stream; afterwards, no secret anywhere it wrote."""
     sandbox.procore.set_rate_limits(spike=100_000, hourly=1_000_000)
     workdir.write_config(sandbox.config_yaml(workdir.state_path, ("vendors", "purchase_orders", "po_invoices")))
     yield run_cli
-    secrets = sandbox_secrets(sandbox)
-    assert len(secrets) >= 4
-    for result in run_cli.results:
-        for secret in secrets:
-            assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
-            assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
-    state_bytes = b"".join(p.read_bytes() for p in workdir.path.iterdir() if p.name.startswith("state.db"))
-    for secret in secrets:
-        assert secret.encode() not in state_bytes, "a secret is in the state file in clear"
+    assert_nothing_leaked(sandbox)
 
 
 def flat(text: str) -> str:
