@@ -13,8 +13,12 @@ from rich.table import Table
 from mlconnector.redact import scrub, scrub_obj
 
 _PIPED_WIDTH = 160
-console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _PIPED_WIDTH)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
+# Piped output (cron mail, log files, grep) never wraps a line of text: a path or a message split in
+# two cannot be searched for. Tables still fit the width.
+console = Console(highlight=False, soft_wrap=not sys.stdout.isatty(),
+                  width=None if sys.stdout.isatty() else _PIPED_WIDTH)
+err_console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty(),
+                      width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 
 
 def interactive() -> bool:
@@ -34,7 +38,10 @@ def info(message: str) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    t = Table(title=title, title_justify="left", show_lines=False)
+    # The title is a line of its own, not the table's caption, so a long path in it is never folded.
+    if title:
+        console.print(_escape(scrub(title)), style="bold")
+    t = Table(show_lines=False)
     for column in columns:
         t.add_column(column, overflow="fold")
     for row in rows:

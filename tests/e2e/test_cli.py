@@ -434,3 +434,17 @@ def test_demo_creates_then_writes_nothing(run_cli, tmp_path) -> None:
         assert ("purchase_orders", replayed.source_key) not in held
         assert any(stream == "purchase_orders" for stream, _ in held)
     assert f"PO:{replayed.source_key}" in replay
+
+
+def test_piped_output_never_folds_a_long_line() -> None:
+    """Cron mail and log files are searched with grep: a path in a title or message stays on one line."""
+    import subprocess
+    import sys
+
+    long_path = "/srv/" + "deep/" * 60 + "costcodes-extra.csv"
+    script = ("from mlconnector.cli import _output\n"
+              f"_output.table('pair: {long_path}', ['kind', 'rows'], [['costcodes', 3]])\n"
+              f"_output.info('read {long_path}')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert f"pair: {long_path}" in lines and f"read {long_path}" in lines
