@@ -65,7 +65,7 @@ def _load_kinds(*kinds: str) -> dict[str, KindSpec]:
 
 # Adding a kind: create mlconnector/systems/<kind>/settings.py (SETTINGS, SCHEMA,
 # CREDENTIAL_FIELDS) and add its name here.
-KINDS: dict[str, KindSpec] = _load_kinds("sage300", "procore")
+KINDS: dict[str, KindSpec] = _load_kinds("sage300", "procore", "intacct")
 
 
 @dataclass(frozen=True)

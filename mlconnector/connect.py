@@ -15,7 +15,7 @@ import httpx
 from mlconnector import secrets
 from mlconnector.config import Config
 
-CLIENT_KINDS = ("sage300", "procore")
+CLIENT_KINDS = ("sage300", "procore", "intacct")
 
 
 class StateTokenCache:
@@ -65,6 +65,12 @@ def open_client(config: Config, name: str, *, state=None, transport: httpx.BaseT
             cache = StateTokenCache(state, name, key, creds["client_secret"])
         return ProcoreClient(settings, client_id=creds["client_id"], client_secret=creds["client_secret"],
                              token_cache=cache, transport=transport)
+    if settings.kind == "intacct":
+        from mlconnector.systems.intacct import IntacctClient
+
+        creds = secrets.resolve_all(name, ("sender_password", "user_password"))
+        return IntacctClient(settings, sender_password=creds["sender_password"],
+                             user_password=creds["user_password"], transport=transport)
     raise NotImplementedError(f"no client for systems of kind {settings.kind!r} yet")
 
 
@@ -88,6 +94,14 @@ def ping(config: Config, name: str, *, transport: httpx.BaseTransport | None = N
             count = sage_ping(client)
             reached = f"company {settings.company}, AP vendors" + (f": {count}" if count is not None else " readable")
             url = settings.url
+        elif settings.kind == "intacct":
+            from mlconnector.systems.intacct.readers import ping as intacct_ping
+
+            count = intacct_ping(client)
+            entity = f" (entity {settings.entity_id})" if settings.entity_id else ""
+            vendors = f": {count}" if count is not None else " readable"
+            reached = f"company {settings.company_id}{entity}, vendors{vendors}"
+            url = client.session.endpoint if client.session is not None else settings.url
         else:
             from mlconnector.systems.procore.readers import company
 

@@ -1,10 +1,20 @@
-"""Mapping tables imported from CSV: Sage 300 job/contract → Procore project, source cost code →
-Procore cost code and cost type.
+"""Mapping tables imported from CSV. For a Sage 300 → Procore pair: Sage 300 job/contract →
+Procore project, source cost code → Procore cost code and cost type. For a Procore → Sage
+Intacct pair: Procore project → Intacct project (and dimensions), Procore cost code → GL account
+(and dimensions).
 
-Two kinds, recognised by the header (column names case-insensitive, surrounding spaces trimmed):
+Four kinds, recognised by the header (column names case-insensitive, surrounding spaces trimmed):
 
-    projects   source_code, procore_project [, note]
-    costcodes  source_code, procore_project, procore_cost_code, cost_type [, note]
+    projects          source_code, procore_project [, note]
+    costcodes         source_code, procore_project, procore_cost_code, cost_type [, note]
+    intacct_projects  procore_project, intacct_project [, department, location, note]
+    glaccounts        procore_cost_code, gl_account [, cost_type, procore_project, task,
+                      intacct_cost_type, department, location, note]
+
+A pair takes the kinds of its two systems (:data:`PAIR_KINDS`: sage300 → procore takes projects
+and costcodes, procore → intacct takes intacct_projects and glaccounts); :func:`import_mappings`
+and `mappings list|export` (through :func:`check_pair_kind`) refuse another kind with a
+:class:`UsageError` naming the pair and the kinds it takes.
 
 Stored per pair in the state file (``State.put_mappings(pair, kind, rows)``):
 
@@ -13,17 +23,30 @@ Stored per pair in the state file (``State.put_mappings(pair, kind, rows)``):
     costcodes  key ``f"{source_code}|{procore_project}"`` (an empty project means any: ``*``)
                value ``{"procore_project": "..." | "*", "procore_cost_code": "03-100",
                "cost_type": "M" | ""[, "note": "..."]}``
+    intacct_projects
+               key ``procore_project`` (the Procore project number or id, as written)
+               value ``{"intacct_project": "P-100", "department": "" | "D10",
+               "location": "" | "L1"[, "note": "..."]}``
+    glaccounts key ``f"{procore_cost_code}|{cost_type}|{procore_project}"`` (an empty cost type
+               or project means any: ``*``)
+               value ``{"procore_cost_code": "03-100", "cost_type": "M" | "*",
+               "procore_project": "..." | "*", "gl_account": "5000", "task": "",
+               "intacct_cost_type": "", "department": "", "location": ""[, "note": "..."]}``
+               (task, intacct_cost_type, department or location left out or empty: ``""``)
 
 An import is all or nothing: every row is read and validated before one transaction writes
 them; any bad row is a :class:`ConfigError` naming the file, the LINE (1 = the header, as a
 person counts lines in a text editor or Excel) and the column, and nothing is written.
-Existence in Procore is checked when credentials are available and only ever warns.
+Existence in Procore is checked for projects and costcodes when credentials are available and
+only ever warns; for intacct_projects and glaccounts the check is :func:`check_intacct_values`
+(a hook that checks nothing yet).
 
 Export writes a cell starting with ``= + - @`` (or a tab or CR) after a single quote, so a
 spreadsheet shows it as text instead of running it as a formula; import takes off one leading
 quote that stands before such a character, so an export imports back to the same values.
 
-:func:`project_for` and :func:`cost_code_for` are the pure lookups the PO mapper uses.
+:func:`project_for` and :func:`cost_code_for` are the pure lookups the PO mapper uses;
+:func:`intacct_project_for` and :func:`gl_coding_for` those of the Procore → Intacct pair.
 """
 
 from __future__ import annotations
@@ -53,12 +76,19 @@ __all__ = [
     "COLUMNS",
     "KINDS",
     "MAX_CSV_BYTES",
+    "PAIR_KINDS",
     "ImportResult",
     "MappingFile",
+    "check_intacct_values",
+    "check_pair_kind",
     "cost_code_for",
     "costcode_key",
     "export_mappings",
+    "gl_coding_for",
+    "glaccount_key",
     "import_mappings",
+    "intacct_project_for",
+    "kinds_of_pair",
     "mapping_rows",
     "neutralise_cell",
     "project_for",
@@ -67,19 +97,40 @@ __all__ = [
     "unneutralise_cell",
 ]
 
-KINDS = ("projects", "costcodes")
+KINDS = ("projects", "costcodes", "intacct_projects", "glaccounts")
 ANY_PROJECT = "*"
+ANY = "*"  # an empty cost type or project in a glaccounts row: any
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
-# The columns of each kind, in the order export writes them; `note` is optional on import.
+# The kinds a pair takes, by the kinds of its (source, target) systems.
+PAIR_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sage300", "procore"): ("projects", "costcodes"),
+    ("procore", "intacct"): ("intacct_projects", "glaccounts"),
+}
+
+# The columns of each kind, in the order export writes them.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "projects": ("source_code", "procore_project", "note"),
     "costcodes": ("source_code", "procore_project", "procore_cost_code", "cost_type", "note"),
+    "intacct_projects": ("procore_project", "intacct_project", "department", "location", "note"),
+    "glaccounts": ("procore_cost_code", "cost_type", "procore_project", "gl_account", "task", "intacct_cost_type",
+                   "department", "location", "note"),
 }
-REQUIRED: dict[str, tuple[str, ...]] = {kind: tuple(c for c in cols if c != "note") for kind, cols in COLUMNS.items()}
-KNOWN_COLUMNS = ("source_code", "procore_project", "procore_cost_code", "cost_type", "note")
-# The column that must not be empty besides source_code.
-TARGET_COLUMN = {"projects": "procore_project", "costcodes": "procore_cost_code"}
+# The columns a file of the kind must have (a cell of procore_project or cost_type may be empty).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "projects": ("source_code", "procore_project"),
+    "costcodes": ("source_code", "procore_project", "procore_cost_code", "cost_type"),
+    "intacct_projects": ("procore_project", "intacct_project"),
+    "glaccounts": ("procore_cost_code", "gl_account"),
+}
+KNOWN_COLUMNS = tuple(dict.fromkeys(c for cols in COLUMNS.values() for c in cols))
+# The cell that is (the first part of) a row's key, and the one it maps to: neither may be empty.
+KEY_COLUMN = {"projects": "source_code", "costcodes": "source_code", "intacct_projects": "procore_project",
+              "glaccounts": "procore_cost_code"}
+TARGET_COLUMN = {"projects": "procore_project", "costcodes": "procore_cost_code",
+                 "intacct_projects": "intacct_project", "glaccounts": "gl_account"}
+# The kinds whose values are checked in Procore on import; the others go to check_intacct_values.
+PROCORE_CHECKED = ("projects", "costcodes")
 
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252 (not UTF-8)"}
 
@@ -129,6 +180,51 @@ def cost_code_for(costcodes: Mapping[str, dict], source_code: str, procore_proje
     return None
 
 
+def glaccount_key(procore_cost_code: str, cost_type: str | None, procore_project: str | None) -> str:
+    """The state key of a glaccounts row; an empty cost type or project means any (``*``)."""
+    cost_type = (cost_type or "").strip() or ANY
+    project = (procore_project or "").strip() or ANY
+    return f"{procore_cost_code.strip()}|{cost_type}|{project}"
+
+
+def _project_refs(project_number: str | None, project_id: str | int | None) -> list[str]:
+    """How a row may name a Procore project: its number, then its id (a row holds either)."""
+    refs = [str(ref).strip() for ref in (project_number, project_id) if ref is not None]
+    return list(dict.fromkeys(ref for ref in refs if ref and ref != ANY))
+
+
+def intacct_project_for(rows: Mapping[str, dict], project_number: str | None,
+                        project_id: str | int | None) -> dict | None:
+    """The intacct_projects row (``{"intacct_project", "department", "location"[, "note"]}``)
+    of a Procore project, found by its number or its id (as intacct_projects.csv names it)."""
+    for ref in _project_refs(project_number, project_id):
+        row = rows.get(ref)
+        if row and row.get("intacct_project"):
+            return row
+    return None
+
+
+def gl_coding_for(rows: Mapping[str, dict], cost_code: str, cost_type: str | None, project_number: str | None,
+                  project_id: str | int | None) -> dict | None:
+    """The glaccounts row (``{"gl_account", "task", "intacct_cost_type", "department",
+    "location", ...}``) for a Procore cost code and cost type in a project, the most specific
+    first: the row for that project and cost type, for that project (any cost type), for that
+    cost type (any project), for neither. The project is matched by number or id; the cost type
+    as written in glaccounts.csv."""
+    cost_code = str(cost_code or "").strip()
+    if not cost_code:
+        return None
+    cost_type = str(cost_type or "").strip()
+    types = [cost_type, ANY] if cost_type and cost_type != ANY else [ANY]
+    projects = _project_refs(project_number, project_id)
+    order = [(t, p) for t in types for p in projects] + [(t, ANY) for t in types]
+    for t, p in order:
+        row = rows.get(glaccount_key(cost_code, t, p))
+        if row is not None:
+            return row
+    return None
+
+
 # --- reading a CSV file ------------------------------------------------------------------------
 
 
@@ -137,7 +233,7 @@ class MappingFile:
     """A CSV file read and validated, not yet written anywhere."""
 
     path: str
-    kind: str  # projects | costcodes
+    kind: str  # one of KINDS
     rows: dict[str, dict]  # state key -> stored value
     lines: dict[str, int]  # state key -> the line it was first read from
     rows_read: int  # data rows read (duplicates included, blank lines not)
@@ -238,8 +334,36 @@ def _closest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _header(path: str, cells: list[str], line: int) -> tuple[str, list[str]]:
-    """(kind, normalised column names)."""
+def _a(kind: str) -> str:
+    """``a glaccounts``, ``an intacct_projects``."""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
+def _describe(kind: str) -> str:
+    """``a glaccounts file has procore_cost_code, gl_account [, cost_type, ..., note]``."""
+    optional = [c for c in COLUMNS[kind] if c not in REQUIRED[kind]]
+    return f"{_a(kind)} file has {', '.join(REQUIRED[kind])}" + (f" [, {', '.join(optional)}]" if optional else "")
+
+
+def _kind_of(path: str, names: list[str], line: int, kinds: tuple[str, ...]) -> str:
+    """The kind whose columns hold every name: the pair's kinds first, then the one missing the
+    fewest required columns (a column such as procore_project belongs to several kinds)."""
+    order = list(kinds) + [k for k in KINDS if k not in kinds]
+    fitting = [k for k in order if set(names) <= set(COLUMNS[k])]
+    if fitting:
+        return min(fitting, key=lambda k: (k not in kinds, sum(c not in names for c in REQUIRED[k]), order.index(k)))
+    # Columns of several kinds in one header: name the ones that do not fit the likeliest kind.
+    best = max(order, key=lambda k: (sum(n in COLUMNS[k] for n in names), -order.index(k)))
+    stray = [n for n in names if n not in COLUMNS[best]]
+    these = f"column{'s' if len(stray) > 1 else ''} {', '.join(stray)} {'do' if len(stray) > 1 else 'does'}"
+    raise _error(path, f"{these} not belong in {_a(best)} file ({_describe(best)}); one file holds one kind "
+                 "of mapping", line=line, key=stray[0], hint="Split the table into one file per kind.")
+
+
+def _header(path: str, cells: list[str], line: int, kinds: tuple[str, ...] = KINDS,
+            pair: str | None = None) -> tuple[str, list[str]]:
+    """(kind, normalised column names). ``kinds`` (the pair's) are preferred when the columns
+    fit several kinds and named in messages; with ``pair``, another kind is a UsageError."""
     names = [c.strip().lower() for c in cells]
     for i, name in enumerate(names, 1):
         if not name:
@@ -248,18 +372,45 @@ def _header(path: str, cells: list[str], line: int) -> tuple[str, list[str]]:
     for i, name in enumerate(names):
         if name not in KNOWN_COLUMNS:
             raise _error(path, f"unknown column '{cells[i].strip()}'{_closest(name, KNOWN_COLUMNS)}; "
-                         f"a projects file has {', '.join(COLUMNS['projects'])}, a costcodes file "
-                         f"{', '.join(COLUMNS['costcodes'])} (note is optional)", line=line, key=cells[i].strip())
+                         + "; ".join(_describe(k) for k in (kinds or KINDS)), line=line, key=cells[i].strip())
         if name in names[:i]:
             raise _error(path, f"column '{name}' appears twice (columns {names.index(name) + 1} and {i + 1})",
                          line=line, key=name)
-    kind = "costcodes" if {"procore_cost_code", "cost_type"} & set(names) else "projects"
+    kind = _kind_of(path, names, line, kinds)
+    if pair is not None and kind not in kinds:
+        raise _wrong_kind(pair, kinds, kind, path)
     missing = [c for c in REQUIRED[kind] if c not in names]
     if missing:
+        optional = [c for c in COLUMNS[kind] if c not in REQUIRED[kind]]
+        also = f"{', '.join(optional[:-1])} and {optional[-1]} are optional" if len(optional) > 1 \
+            else f"{optional[0]} is optional"
         raise _error(path, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                     f"a {kind} file needs {', '.join(REQUIRED[kind])} (note is optional)",
+                     f"{_a(kind)} file needs {', '.join(REQUIRED[kind])} ({also})",
                      line=line, key=missing[0])
     return kind, names
+
+
+def _wrong_kind(pair: str, kinds: tuple[str, ...], kind: str, path: str | None = None) -> UsageError:
+    takes = f"takes {' and '.join(kinds)}" if kinds else "takes no mapping tables"
+    what = f"{path} is {_a(kind)} file, but pair {pair}" if path else f"pair {pair}"
+    return UsageError(f"{what} does not use {kind} mappings; pair {pair} {takes}",
+                      hint="Check the header of the file (it decides the kind), or name the pair with --pair."
+                      if path else None)
+
+
+def kinds_of_pair(config, pair: str) -> tuple[str, ...]:
+    """The mapping kinds ``pair`` uses, by the kinds of its source and target systems."""
+    p = config.pair(pair)
+    return PAIR_KINDS.get((config.system(p.source).kind, config.system(p.target).kind), ())
+
+
+def check_pair_kind(config, pair: str, kind: str) -> str:
+    """``kind`` if ``pair`` uses it; UsageError naming the pair and the kinds it takes otherwise."""
+    _check_kind(kind)
+    kinds = kinds_of_pair(config, pair)
+    if kind not in kinds:
+        raise _wrong_kind(pair, kinds, kind)
+    return kind
 
 
 def _physical_lines(text: str) -> Iterator[str]:
@@ -267,9 +418,11 @@ def _physical_lines(text: str) -> Iterator[str]:
     return iter(io.StringIO(text, newline=""))
 
 
-def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
-    """Read and validate a projects or costcodes CSV file; ConfigError (file, line, column) on
-    the first problem. Reads nothing but the file and writes nothing."""
+def read_mappings_csv(path: str | os.PathLike[str], *, kinds: tuple[str, ...] = KINDS,
+                      pair: str | None = None) -> MappingFile:
+    """Read and validate a mapping CSV file of any kind; ConfigError (file, line, column) on the
+    first problem. Reads nothing but the file and writes nothing. ``kinds`` are the pair's: they
+    win when a header fits several kinds; with ``pair`` a file of another kind is a UsageError."""
     p = Path(path).expanduser()
     shown = str(path)
     data = _read_bytes(p)
@@ -295,7 +448,7 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
         break
     if header_line is None:
         raise _error(shown, "the file is empty; its first line must be a header such as "
-                     f"{','.join(REQUIRED['projects'])} or {','.join(REQUIRED['costcodes'])}")
+                     + " or ".join(",".join(REQUIRED[k]) for k in (kinds or KINDS)))
     header_no = consumed
     if delimiter is None:
         counts = _delimiters_outside_quotes(header_line)
@@ -324,7 +477,7 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
 
     first = next_row()
     assert first is not None  # the header line is there
-    kind, names = _header(shown, first[1], header_no)
+    kind, names = _header(shown, first[1], header_no, kinds, pair)
     target = TARGET_COLUMN[kind]
 
     rows: dict[str, dict] = {}
@@ -350,28 +503,19 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
             if column != "note" and _CONTROL.search(values[column]):
                 raise _error(shown, f"{column} contains a line break or another control character",
                              line=line, key=column)
-        source = values["source_code"]
+        key_column = KEY_COLUMN[kind]
+        source = values[key_column]
         if not source:
-            raise _error(shown, "source_code is empty", line=line, key="source_code")
+            raise _error(shown, f"{key_column} is empty", line=line, key=key_column)
         if not values[target]:
-            raise _error(shown, f"{target} is empty (source_code {source})", line=line, key=target)
-        if kind == "projects":
-            key, value = source, {"procore_project": values["procore_project"]}
-        else:
-            if "|" in source:
-                raise _error(shown, f"source_code {source!r} contains '|', which mlconnector reserves",
-                             line=line, key="source_code")
-            project = values["procore_project"] or ANY_PROJECT
-            key = costcode_key(source, project)
-            value = {"procore_project": project, "procore_cost_code": values["procore_cost_code"],
-                     "cost_type": values["cost_type"]}
+            raise _error(shown, f"{target} is empty ({key_column} {source})", line=line, key=target)
+        key, value = _row(shown, kind, values, line)
         if values.get("note"):
             value["note"] = values["note"]
         if key in rows:
             if _target(rows[key]) != _target(value):
-                what = source if kind == "projects" else f"{source} in project {value['procore_project']}"
-                raise _error(shown, f"{what} is mapped twice: to {_show(rows[key])} on line {where[key]} and to "
-                             f"{_show(value)} on line {line}", line=line, key="source_code",
+                raise _error(shown, f"{_what(kind, key, value)} is mapped twice: to {_show(rows[key])} on line "
+                             f"{where[key]} and to {_show(value)} on line {line}", line=line, key=key_column,
                              hint="Keep one of the two lines.")
             continue  # the same mapping twice: fine, counted once
         rows[key], where[key] = value, line
@@ -380,11 +524,68 @@ def read_mappings_csv(path: str | os.PathLike[str]) -> MappingFile:
     return MappingFile(shown, kind, rows, where, rows_read, blank, encoding, delimiter)
 
 
+def _row(path: str, kind: str, values: dict[str, str], line: int) -> tuple[str, dict]:
+    """(state key, stored value) of one row whose key and target cells are not empty."""
+    def reserved(column: str) -> None:
+        if "|" in values.get(column, ""):
+            raise _error(path, f"{column} {values[column]!r} contains '|', which mlconnector reserves",
+                         line=line, key=column)
+
+    def optional(*columns: str) -> dict[str, str]:
+        return {c: values.get(c, "") for c in columns}
+
+    if kind == "projects":
+        return values["source_code"], {"procore_project": values["procore_project"]}
+    if kind == "costcodes":
+        reserved("source_code")
+        project = values["procore_project"] or ANY_PROJECT
+        return costcode_key(values["source_code"], project), {
+            "procore_project": project, "procore_cost_code": values["procore_cost_code"],
+            "cost_type": values["cost_type"]}
+    if kind == "intacct_projects":
+        if values["procore_project"] == ANY_PROJECT:
+            raise _error(path, "procore_project '*' is not a project; write one Procore project (number or id) "
+                         "per line", line=line, key="procore_project")
+        return values["procore_project"], {"intacct_project": values["intacct_project"],
+                                           **optional("department", "location")}
+    # glaccounts
+    for column in ("procore_cost_code", "cost_type", "procore_project"):
+        reserved(column)
+    if values["procore_cost_code"] == ANY:
+        raise _error(path, "procore_cost_code '*' is not a cost code; write one Procore cost code per line",
+                     line=line, key="procore_cost_code")
+    cost_type = values.get("cost_type") or ANY
+    project = values.get("procore_project") or ANY
+    return glaccount_key(values["procore_cost_code"], cost_type, project), {
+        "procore_cost_code": values["procore_cost_code"], "cost_type": cost_type, "procore_project": project,
+        "gl_account": values["gl_account"], **optional("task", "intacct_cost_type", "department", "location")}
+
+
 def _target(value: Mapping[str, Any]) -> dict:
     return {k: v for k, v in value.items() if k != "note"}
 
 
+def _what(kind: str, key: str, value: Mapping[str, Any]) -> str:
+    """What a duplicate row maps, for the message: ``cost code 03-100 (cost type M, any project)``."""
+    if kind == "projects":
+        return key
+    if kind == "costcodes":
+        return f"{key.rsplit('|', 1)[0]} in project {value['procore_project']}"
+    if kind == "intacct_projects":
+        return f"Procore project {key}"
+    cost_type = f"cost type {value['cost_type']}" if value["cost_type"] != ANY else "any cost type"
+    project = f"project {value['procore_project']}" if value["procore_project"] != ANY else "any project"
+    return f"cost code {value['procore_cost_code']} ({cost_type}, {project})"
+
+
 def _show(value: Mapping[str, Any]) -> str:
+    if "gl_account" in value:
+        dims = ("task", "intacct_cost_type", "department", "location")
+        return " / ".join([f"GL account {value['gl_account']}"]
+                          + [f"{d.replace('intacct_', '').replace('_', ' ')} {value[d]}" for d in dims if value.get(d)])
+    if "intacct_project" in value:
+        return " / ".join([f"Intacct project {value['intacct_project']}"]
+                          + [f"{d} {value[d]}" for d in ("department", "location") if value.get(d)])
     if "procore_cost_code" in value:
         cost_type = f" / cost type {value['cost_type']}" if value.get("cost_type") else ""
         return f"cost code {value['procore_cost_code']}{cost_type}"
@@ -421,24 +622,30 @@ def resolve_pair(config, pair: str | None) -> str:
 
 def import_mappings(config, path: str | os.PathLike[str], *, pair: str | None = None, dry_run: bool = False,
                     offline: bool = False, replace: bool = False, transport=None) -> ImportResult:
-    """Read, validate and store a projects or costcodes CSV file for ``pair``.
+    """Read, validate and store a mapping CSV file for ``pair``.
 
-    All rows are validated before one transaction writes them; a bad row raises ConfigError and
+    A file of a kind the pair does not use is a UsageError naming the pair and its kinds. All
+    rows are validated before one transaction writes them; a bad row raises ConfigError and
     nothing is written. Merge by default (keys in the file are added or overwritten);
     ``replace=True`` also removes the kind's rows that are not in the file. ``dry_run`` reports
     what would change and writes nothing. Unless ``offline``, Procore is asked whether the
-    projects, cost codes and cost types exist (warnings only; skipped with a warning when the
-    credentials do not resolve). ``transport`` is for tests (an httpx transport).
+    projects, cost codes and cost types of a projects or costcodes file exist (warnings only;
+    skipped with a warning when the credentials do not resolve), and the values of an
+    intacct_projects or glaccounts file go to :func:`check_intacct_values`. ``transport`` is for
+    tests (an httpx transport).
     """
     from mlconnector.state import open_state
 
     pair = resolve_pair(config, pair)
-    parsed = read_mappings_csv(path)  # before the state is opened: a bad file creates nothing
+    # before the state is opened: a bad file creates nothing
+    parsed = read_mappings_csv(path, kinds=kinds_of_pair(config, pair), pair=pair)
     with open_state(config.state_path, readonly=dry_run) as state:
         warnings: list[str] = []
-        if not offline:
+        if not offline and parsed.kind in PROCORE_CHECKED:
             projects = parsed.rows if parsed.kind == "projects" else state.mappings_of(pair, "projects")
             _check_procore(config, pair, parsed, projects, warnings, transport=transport)
+        elif not offline:
+            warnings.extend(check_intacct_values(config, pair, parsed.kind, parsed.rows))
         if dry_run:
             diff = _diff(state.mappings_of(pair, parsed.kind), parsed.rows, replace)
         else:
@@ -460,6 +667,19 @@ def _diff(current: Mapping[str, dict], new: Mapping[str, dict], replace: bool) -
         "unchanged": [k for k in new if k in current and current[k] == new[k]],
         "removed": [k for k in current if k not in new] if replace else [],
     }
+
+
+# --- checking against Intacct (warnings only) --------------------------------------------------
+
+
+def check_intacct_values(config, pair: str, kind: str, rows: Mapping[str, dict]) -> list[str]:
+    """Warnings about the values of an intacct_projects or glaccounts import (``rows``: state key
+    -> stored value) that Intacct does not know: projects, GL accounts, tasks, cost types,
+    departments, locations. Called on import unless --offline; it is the place to resolve the
+    Intacct credentials (warn and return when they do not resolve) and read the ids.
+
+    Checks nothing yet: returns no warnings."""
+    return []
 
 
 # --- checking against Procore (warnings only) --------------------------------------------------
@@ -644,12 +864,17 @@ def mapping_rows(state, pair: str, kind: str) -> list[dict[str, str]]:
         if kind == "costcodes":
             project = str(value.get("procore_project") or ANY_PROJECT)
             suffix = f"|{project}"
-            source = key[: -len(suffix)] if key.endswith(suffix) else key.rsplit("|", 1)[0]
+            row = {"source_code": key[: -len(suffix)] if key.endswith(suffix) else key.rsplit("|", 1)[0]}
+        elif kind == "glaccounts":  # every column is in the value; the key only for a value without it
+            code, cost_type, project = key.rsplit("|", 2) if key.count("|") >= 2 else (key, ANY, ANY)
+            row = {"procore_cost_code": str(value.get("procore_cost_code") or code),
+                   "cost_type": str(value.get("cost_type") or cost_type),
+                   "procore_project": str(value.get("procore_project") or project)}
         else:
-            source = key
-        row = {"source_code": source}
-        for column in COLUMNS[kind][1:]:
-            row[column] = str(value.get(column) or "")
+            row = {KEY_COLUMN[kind]: key}
+        for column in COLUMNS[kind]:
+            if column not in row:
+                row[column] = str(value.get(column) or "")
         out.append(row)
     return out
 

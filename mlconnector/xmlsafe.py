@@ -13,14 +13,22 @@ import re
 
 from lxml import etree
 
-__all__ = ["MAX_XML_BYTES", "UnsafeXMLError", "XMLParseError", "parse"]
+__all__ = ["MAX_XML_BYTES", "UnsafeXMLError", "XMLParseError", "parse", "schema"]
 
 # Far above any API answer we read; a bigger body is refused before lxml sees it.
 MAX_XML_BYTES = 50 * 1024 * 1024
 
 
 class XMLParseError(ValueError):
-    """The data is not XML we accept; the message says why (it never quotes the document)."""
+    """The data is not XML we accept; the message says why (it never quotes the document).
+
+    ``errors`` holds libxml2's log entries for a document that is not well-formed (their
+    ``level_name``, ``type``, ``line``, ``column`` and ``message``), for a caller that must
+    report them the way a libxml2-based server does."""
+
+    def __init__(self, message: str, errors: list | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 class UnsafeXMLError(XMLParseError):
@@ -57,12 +65,19 @@ def parse(data: bytes) -> etree._Element:
         if _has_doctype_text(data):
             raise UnsafeXMLError("the XML document declares a DOCTYPE (a DTD or entities); "
                                  "mlconnector never reads DTDs or entities") from None
-        raise XMLParseError(f"not well-formed XML: {exc.msg or exc}") from None
+        raise XMLParseError(f"not well-formed XML: {exc.msg or exc}", list(exc.error_log)) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or _has_doctype_text(data):
         raise UnsafeXMLError("the XML document declares a DOCTYPE (a DTD or entities); "
                              "mlconnector never reads DTDs or entities")
     return root
+
+
+def schema(path) -> etree.XMLSchema:
+    """An XML Schema read from a file that ships with mlconnector (the sandbox validates Intacct
+    requests against the gateway's own XSD), parsed by the same rules as :func:`parse`."""
+    with open(path, "rb") as fh:
+        return etree.XMLSchema(parse(fh.read()))
 
 
 _PROLOG_DOCTYPE = re.compile(r"\A\ufeff?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL | re.IGNORECASE)

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from mlconnector.redact import scrub, scrub_obj
 
-_PIPED_WIDTH = 160
+# Piped, a table is as wide as its cells (it never expands): a record id is never folded.
+_PIPED_WIDTH = 10_000
 # Piped output (cron mail, log files, grep) never wraps a line of text: a path or a message split in
 # two cannot be searched for. Tables still fit the width.
 console = Console(highlight=False, soft_wrap=not sys.stdout.isatty(),

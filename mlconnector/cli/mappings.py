@@ -1,5 +1,6 @@
 """`mlconnector mappings link|unlink|list|import|export`: links between source and target records,
-and the mapping tables (projects, cost codes) imported from CSV (logic in mlconnector.mappings)."""
+and the mapping tables (projects, cost codes; Intacct projects, GL accounts) imported from CSV
+(logic in mlconnector.mappings)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import typer
 
 from mlconnector.cli import _common, _output
 
-app = typer.Typer(help="Mapping tables imported from CSV (projects, cost codes), and manual links between "
-                  "source and target records (they win over any automatic match).", no_args_is_help=True)
+app = typer.Typer(help="Mapping tables imported from CSV (projects, cost codes, Intacct projects, GL accounts), "
+                  "and manual links between source and target records (they win over any automatic match).",
+                  no_args_is_help=True)
 
 # The kinds of record a person can link by hand, and the stream that holds them.
 LINK_KINDS = {"vendor": "vendors"}
@@ -82,14 +84,16 @@ def unlink(
     _output.info(f"{pair} {stream}: {source_key} unlinked")
 
 
-LIST_KINDS = ("links", "projects", "costcodes")
+# "links" and the kinds of mlconnector.mappings.KINDS (not imported here: the CLI starts fast).
+LIST_KINDS = ("links", "projects", "costcodes", "intacct_projects", "glaccounts")
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    kind: str = typer.Option("links", "--kind", help="What to list: links, projects or costcodes."),
-    pair: str = typer.Option(None, "--pair", help="Only this pair (for projects and costcodes: the pair, "
+    kind: str = typer.Option("links", "--kind", help="What to list: links, projects, costcodes (a Sage 300 -> "
+                             "Procore pair), intacct_projects or glaccounts (a Procore -> Intacct pair)."),
+    pair: str = typer.Option(None, "--pair", help="Only this pair (for a mapping table: the pair, "
                              "needed when the configuration has several)."),
     stream: str = typer.Option(None, "--stream", help="Links only: only this stream, e.g. vendors."),
     manual: bool = typer.Option(False, "--manual", help="Links only: only links made by hand."),
@@ -124,6 +128,7 @@ def _list_table(config, kind: str, pair: str | None, json: bool) -> None:
     from mlconnector.state import open_state
 
     pair = mappings.resolve_pair(config, pair)
+    mappings.check_pair_kind(config, pair, kind)
     with open_state(config.state_path, readonly=True) as state:
         rows = mappings.mapping_rows(state, pair, kind)
     if json:
@@ -136,15 +141,19 @@ def _list_table(config, kind: str, pair: str | None, json: bool) -> None:
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="A CSV file: projects (source_code, procore_project[, note]) or "
-                               "costcodes (source_code, procore_project, procore_cost_code, cost_type[, note])."),
+    file: str = typer.Argument(..., help="A CSV file. Sage 300 -> Procore: projects (source_code, "
+                               "procore_project[, note]) or costcodes (source_code, procore_project, "
+                               "procore_cost_code, cost_type[, note]). Procore -> Intacct: intacct_projects "
+                               "(procore_project, intacct_project[, department, location, note]) or glaccounts "
+                               "(procore_cost_code, gl_account[, cost_type, procore_project, task, "
+                               "intacct_cost_type, department, location, note])."),
     pair: str = typer.Option(None, "--pair", help="The pair (needed when the configuration has several)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the file and show what would change; write nothing."),
-    offline: bool = typer.Option(False, "--offline", help="Do not check the projects and cost codes in Procore."),
+    offline: bool = typer.Option(False, "--offline", help="Do not check the values in Procore (or Intacct)."),
     replace: bool = typer.Option(False, "--replace", help="Also remove the rows of this kind that are not in the file "
                                  "(default: add and update only)."),
 ) -> None:
-    """Import a projects or cost codes mapping table from CSV: all rows or none."""
+    """Import a mapping table from CSV (its header decides the kind): all rows or none."""
     from mlconnector import mappings
 
     config = _common.load(ctx)
@@ -171,7 +180,7 @@ def render_import(result, *, dry_run: bool = False) -> None:
 @app.command("export")
 def export(
     ctx: typer.Context,
-    kind: str = typer.Argument(..., help="What to export: projects or costcodes."),
+    kind: str = typer.Argument(..., help="What to export: projects, costcodes, intacct_projects or glaccounts."),
     pair: str = typer.Option(None, "--pair", help="The pair (needed when the configuration has several)."),
     output: str = typer.Option(None, "--output", "-o", help="Write to this file (default: standard output)."),
 ) -> None:
@@ -190,6 +199,7 @@ def export(
     if kind not in mappings.KINDS:
         raise UsageError(f"unknown mapping kind {kind!r}; kinds: {', '.join(mappings.KINDS)}")
     pair = mappings.resolve_pair(config, pair)
+    mappings.check_pair_kind(config, pair, kind)
     with open_state(config.state_path, readonly=True) as state:
         if output is None:  # UTF-8 whatever the console's code page
             sys.stdout.flush()

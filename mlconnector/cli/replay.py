@@ -16,7 +16,7 @@ def replay(
     """Re-read RECORD from the source, map it again and push it now with the same idempotency key."""
     from mlconnector.engine.sync import replay_record
     from mlconnector.errors import UsageError
-    from mlconnector.pairs import RECORD_PREFIXES, parse_record_id, record_id
+    from mlconnector.pairs import RECORD_PREFIXES, parse_record_id, pass_names, record_id
     from mlconnector.state import open_state
 
     config = _common.load(ctx)
@@ -33,7 +33,7 @@ def replay(
             raise UsageError(f"{record!r} is not a record id; use a quarantine id or one of {kinds}")
         stream, key = parsed
         if pair is None:
-            pairs = [name for name, p in config.pairs.items() if stream in p.streams]
+            pairs = [name for name in config.pairs if stream in pass_names(config, name)]
             if len(pairs) != 1:
                 raise UsageError(f"say which pair with --pair (pairs with {stream}: {', '.join(pairs) or 'none'})")
             pair = pairs[0]

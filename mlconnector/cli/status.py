@@ -9,6 +9,7 @@ from mlconnector.cli import _common, _output
 
 def status(ctx: typer.Context, json: bool = _common.JSON_OPTION) -> None:
     """Show every pair: its last run, watermarks, linked and quarantined records."""
+    from mlconnector.pairs import pass_names
     from mlconnector.state import open_state
 
     config = _common.load(ctx)
@@ -29,15 +30,16 @@ def status(ctx: typer.Context, json: bool = _common.JSON_OPTION) -> None:
                     "finished_at": last.finished_at, "counts": last.counts, "message": last.message,
                 },
                 "streams": [{
-                    "stream": s.name,
-                    "enabled": s.enabled,
-                    "watermark": marks[s.name].value if s.name in marks else None,
-                    "resuming": bool(marks[s.name].cursor) if s.name in marks else False,
-                    "linked": links.get(s.name, 0),
-                    "quarantined": sum(1 for q in held if q.stream == s.name),
-                } for s in pair.streams.values()
+                    "stream": stream,
+                    "enabled": enabled,
+                    "watermark": marks[stream].value if stream in marks else None,
+                    "resuming": bool(marks[stream].cursor) if stream in marks else False,
+                    # A reverse pass (vendor_changes) shares the links of its stream.
+                    "linked": links.get(stream, 0),
+                    "quarantined": sum(1 for q in held if q.stream == stream),
+                } for stream, enabled in _passes(pair, pass_names(config, name))
                     # Streams that are off and have never run say nothing worth a row.
-                    if s.enabled or s.name in marks or links.get(s.name) or any(q.stream == s.name for q in held)],
+                    if enabled or stream in marks or links.get(stream) or any(q.stream == stream for q in held)],
             })
     if json:
         _output.emit_json({"state": str(config.state_path), "pairs": pairs})
@@ -51,6 +53,14 @@ def status(ctx: typer.Context, json: bool = _common.JSON_OPTION) -> None:
                          "yes" if s["resuming"] else "", s["linked"], s["quarantined"]])
     _output.table(f"state: {config.state_path}", ["pair", "stream", "last run", "watermark", "resuming", "linked",
                                                   "quarantined"], rows)
+
+
+def _passes(pair, names: list[str]) -> list[tuple[str, bool]]:
+    """(pass, enabled) for every pass; an extra pass is on when its YAML stream is."""
+    from mlconnector.pairs import EXTRA_PASSES
+
+    owners = {p: o for extra in EXTRA_PASSES.values() for p, o in extra.items()}
+    return [(n, pair.streams[owners.get(n, n)].enabled) for n in names]
 
 
 def register(app: typer.Typer) -> None:

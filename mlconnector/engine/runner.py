@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlconnector.engine.stream import Counts, Mapped, Reference, SourcePage, Stream, Write, WriteResult
 from mlconnector.errors import MlconnectorError, RecordError
 from mlconnector.redact import scrub
 
 log = logging.getLogger("mlconnector.engine")
+
+
+def _record_id(stream: str, key: str) -> str:
+    from mlconnector.pairs import record_id
+
+    return record_id(stream, key)
 
 # Flush the buffer at this many decided records even when few of them need a write, so skips
 # and quarantines are checkpointed regularly on a long idle scan.
@@ -64,6 +70,57 @@ class StreamReport:
     planned: list[PlannedAction] = field(default_factory=list)
 
 
+class LinkView:
+    """The links of one stream, or those of another stream read backwards.
+
+    A record synced both ways has one link: a Procore vendor id <-> Intacct vendor id row, kept
+    under the stream that created it. The reverse pass sees that row with source and target
+    swapped, and both directions compare against its one last-synced hash: a change written by
+    one direction reads back identical in the other and is skipped, never echoed.
+    """
+
+    def __init__(self, state, pair: str, stream: str, reverse_of: str | None = None) -> None:
+        self.state, self.pair = state, pair
+        self.stream = reverse_of or stream
+        self.reverse = reverse_of is not None
+
+    def _flip(self, link):
+        if link is None or not self.reverse:
+            return link
+        return replace(link, source_key=link.target_id, target_id=link.source_key)
+
+    def get(self, key: str):
+        if self.reverse:
+            return self._flip(self.state.link_for_target(self.pair, self.stream, key))
+        return self.state.get_link(self.pair, self.stream, key)
+
+    def for_keys(self, keys: list[str]) -> dict:
+        if not self.reverse:
+            return self.state.links_for(self.pair, self.stream, keys)
+        found = {key: self.get(key) for key in keys}
+        return {key: link for key, link in found.items() if link is not None}
+
+    def for_target(self, target_id: str):
+        if self.reverse:
+            return self._flip(self.state.get_link(self.pair, self.stream, target_id))
+        return self.state.link_for_target(self.pair, self.stream, target_id)
+
+    def upsert(self, key: str, target_id: str, payload_hash: str | None) -> None:
+        if self.reverse:
+            self.state.upsert_link(self.pair, self.stream, target_id, key, payload_hash)
+        else:
+            self.state.upsert_link(self.pair, self.stream, key, target_id, payload_hash)
+
+    def delete(self, key: str) -> None:
+        link = self.get(key)
+        if link is not None:
+            self.state.delete_link(self.pair, self.stream, link.target_id if self.reverse else key)
+
+    def target_ids(self) -> set[str]:
+        links = self.state.links(self.pair, self.stream)
+        return {link.source_key if self.reverse else link.target_id for link in links}
+
+
 class StreamPass:
     def __init__(
         self,
@@ -84,6 +141,7 @@ class StreamPass:
         self.dry_run = dry_run
         self.report = report
         self.on_progress = on_progress or (lambda report: None)
+        self.links = LinkView(state, pair, stream.name, stream.reverse_of)
         self._seen: set[str] = set()
         self._claimed: set[str] | None = None
         # Dry run: what was planned for each record (action, target id, message), so a record
@@ -200,7 +258,7 @@ class StreamPass:
                 continue  # rows shift between pages while a scan runs; handle each once
             self._seen.add(key)
             keyed.append((key, row))
-        links = self.state.links_for(self.pair, self.stream.name, [k for k, _ in keyed])
+        links = self.links.for_keys([k for k, _ in keyed])
         decisions = []
         for key, row in keyed:
             try:
@@ -233,11 +291,12 @@ class StreamPass:
         refs: dict[Reference, str] = {}
         created_first: list[str] = []
         for ref in self.stream.references(row):
-            link = self.state.get_link(self.pair, ref.stream, ref.source_key)
             other = self.passes.get(ref.stream)
+            links = other.links if other is not None else LinkView(self.state, self.pair, ref.stream)
+            link = links.get(ref.source_key)
             if link is None and ref.sync_first and other is not None and not self.dry_run:
                 other.sync_one(ref.source_key)
-                link = self.state.get_link(self.pair, ref.stream, ref.source_key)
+                link = links.get(ref.source_key)
             if link is not None:
                 refs[ref] = link.target_id
                 continue
@@ -266,6 +325,10 @@ class StreamPass:
         if link is not None:
             if link.payload_hash == mapped.payload_hash and not force:
                 return Decision(key, "skip", row=row, mapped=mapped, target_id=link.target_id, message="unchanged")
+            if self.stream.two_way and link.payload_hash and not force:
+                settled = self._two_way(key, row, mapped, link)
+                if settled is not None:
+                    return settled
             return Decision(key, "update", row=row, mapped=mapped, target_id=link.target_id, message=note,
                             write=Write(key, idem, link.target_id, mapped.payload))
         match = self.target.match(key, mapped, claimed=self.claimed)
@@ -285,11 +348,34 @@ class StreamPass:
         return Decision(key, "create", row=row, mapped=mapped, message=note,
                         write=Write(key, idem, None, mapped.payload))
 
+    def _two_way(self, key: str, row: dict, mapped: Mapped, link) -> Decision | None:
+        """A record changed here since the last sync: did the target change too?
+
+        Unchanged there → None (update it). Changed to the same content → link, nothing to
+        write. Changed to something else → conflict: quarantined, neither side overwritten,
+        until a person makes them agree or replays the side that wins.
+        """
+        theirs = self.target.current(link.target_id)
+        if theirs is None or theirs.payload_hash == link.payload_hash:
+            return None
+        if theirs.payload_hash == mapped.payload_hash:
+            return Decision(key, "link", row=row, mapped=mapped, target_id=link.target_id,
+                            message="already the same on both sides")
+        fields = sorted(k for k in set(mapped.payload) | set(theirs.payload)
+                        if mapped.payload.get(k) != theirs.payload.get(k))
+        shown = "; ".join(f"{f}: {mapped.payload.get(f)!r} here, {theirs.payload.get(f)!r} there" for f in fields[:5])
+        return Decision(
+            key, "quarantine", row=row, mapped=mapped, target_id=link.target_id,
+            message=f"{self.stream.noun} {key} ({mapped.label}) changed on both sides since the last sync "
+            f"({shown}). Make the two agree, or push this side over the other with "
+            f"`mlconnector replay {_record_id(self.stream.name, key)}`",
+        )
+
     @property
     def claimed(self) -> set[str]:
         """Target ids linked to some source record: a name match never takes them."""
         if self._claimed is None:
-            self._claimed = {link.target_id for link in self.state.links(self.pair, self.stream.name)}
+            self._claimed = self.links.target_ids()
         return self._claimed
 
     # -- pushing and checkpointing ----------------------------------------------------
@@ -358,12 +444,12 @@ class StreamPass:
         That only happens when the target says otherwise (the record carries our key for
         ``source_key``); the target's word wins.
         """
-        other = self.state.link_for_target(self.pair, self.stream.name, target_id)
+        other = self.links.for_target(target_id)
         if other is not None and other.source_key != source_key:
-            self.state.delete_link(self.pair, self.stream.name, other.source_key)
+            self.links.delete(other.source_key)
             self._audit(other.source_key, "unlink", target_id,
                         f"target {target_id} carries the key of {source_key}; link moved")
-        self.state.upsert_link(self.pair, self.stream.name, source_key, target_id, payload_hash)
+        self.links.upsert(source_key, target_id, payload_hash)
 
     def _release(self, source_key: str) -> None:
         self.state.release(self.pair, self.stream.name, source_key)

@@ -144,6 +144,13 @@ class Target(ABC):
     def describe(self, target_id: str) -> str:
         return target_id
 
+    def current(self, target_id: str) -> Mapped | None:
+        """The target record as it is now, in the stream's mapped form; None when it is gone.
+
+        Only two-way streams ask (:attr:`Stream.two_way`): it tells whether the target record
+        changed since the last sync too, which is a conflict."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read a record back")
+
 
 class Stream(ABC):
     """One stream of a pair: how to read, key and map its records."""
@@ -151,9 +158,17 @@ class Stream(ABC):
     name: str
     #: What a person calls a source record ("Sage 300 vendor").
     noun: str = "record"
+    #: The stream of the YAML that turns this one on (one YAML stream may run two passes).
+    config_name: str = ""
+    #: Keep its links as the links of that stream read backwards: the two directions of a
+    #: record synced both ways share one link and one last-synced hash (no echo, see runner).
+    reverse_of: str | None = None
+    #: Records change on both sides: before an update, check the target did not change too.
+    two_way: bool = False
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self.config_name = self.config_name or self.name
 
     @abstractmethod
     def scan(self, *, watermark: str | None, cursor: dict | None) -> Iterator[SourcePage]:

@@ -15,7 +15,7 @@ from mlconnector.config import Config
 from mlconnector.connect import check_credentials, open_client
 from mlconnector.engine.runner import StreamPass, StreamReport
 from mlconnector.errors import ExitCode, FatalError, MlconnectorError, UsageError
-from mlconnector.pairs import build_streams, check_pair
+from mlconnector.pairs import build_streams, check_pair, pass_names
 from mlconnector.state import open_state
 
 log = logging.getLogger("mlconnector.engine")
@@ -85,8 +85,8 @@ def sync_pair(
             raise UsageError(f"stream {', '.join(streams)} of pair {pair_name} is not enabled in {config.path}")
 
     def run_streams(passes: dict[str, StreamPass]) -> None:
-        for name, stream_pass in passes.items():
-            if name in enabled:
+        for stream_pass in passes.values():
+            if stream_pass.stream.config_name in enabled:
                 stream_pass.run(full=full)
 
     return _run(config, pair_name, enabled, run_streams, dry_run=dry_run, force=force, on_progress=on_progress)
@@ -94,9 +94,9 @@ def sync_pair(
 
 def replay_record(config: Config, pair_name: str, stream: str, source_key: str) -> SyncReport:
     """Read one record again, map it again and push it now, with the same idempotency key."""
-    pair = config.pair(pair_name)
-    if stream not in pair.streams:
-        raise UsageError(f"pair {pair_name} has no stream {stream}; it has: {', '.join(pair.streams)}")
+    names = pass_names(config, pair_name)
+    if stream not in names:
+        raise UsageError(f"pair {pair_name} has no stream {stream}; it has: {', '.join(names)}")
 
     def replay(passes: dict[str, StreamPass]) -> None:
         passes[stream].sync_one(source_key, force=True)
@@ -146,7 +146,8 @@ def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dic
             raise
         finally:
             # Streams that ran, and those touched as references of others.
-            report.streams = [p.report for name, p in passes.items() if name in streams or p.report.counts.by_action]
+            report.streams = [p.report for name, p in passes.items()
+                              if name in streams or p.stream.config_name in streams or p.report.counts.by_action]
             report.seconds = time.monotonic() - started
             report.requests = {pair.source: _requests(source), pair.target: _requests(target)}
             if report.run_id is not None:

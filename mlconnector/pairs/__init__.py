@@ -30,7 +30,47 @@ STREAM_OPTIONS: dict[tuple[str, str], dict[str, dict[str, tuple[type, Any]]]] = 
             "changed_field": (str, "DateLastEdited"),
         },
     },
+    ("procore", "intacct"): {
+        # Both systems keep change times to the second; re-read this many minutes before the
+        # watermark (clock skew, commits landing late). Re-read records are skipped as unchanged.
+        "gl_accounts": {
+            "cost_code_list": (str, "Intacct GL accounts"),  # the Procore standard cost code list
+            "lookback_minutes": (int, 10),
+        },
+        "vendors": {"lookback_minutes": (int, 10)},
+        "commitments": {
+            "action": (str, "Draft"),           # Draft | Submit | "" (Intacct's default)
+            "due_days": (int, 30),              # WHENDUE = bill date + due_days
+            "lookback_minutes": (int, 10),
+        },
+        "requisitions": {
+            "action": (str, ""),
+            "due_days": (int, 30),
+            "statuses": (str, "approved,approved_as_noted"),  # Procore statuses that become bills
+            "lookback_minutes": (int, 10),
+        },
+        "payment_applications": {
+            "action": (str, ""),
+            "due_days": (int, 30),
+            "statuses": (str, "approved"),
+            "vendor_id": (str, ""),             # the Intacct vendor the bills go to (required)
+            "lookback_minutes": (int, 10),
+        },
+    },
 }
+
+
+# Passes a YAML stream runs besides its own, per pair kinds: pass name -> the YAML stream.
+# (`vendors` of procore-intacct syncs both ways: Intacct -> Procore, then Procore changes back.)
+EXTRA_PASSES: dict[tuple[str, str], dict[str, str]] = {("procore", "intacct"): {"vendor_changes": "vendors"}}
+
+
+def pass_names(config, pair_name: str) -> list[str]:
+    """Every stream pass of a pair: its YAML streams and the extra passes they run."""
+    pair = config.pair(pair_name)
+    kinds = (config.system(pair.source).kind, config.system(pair.target).kind)
+    extra = [name for name, owner in EXTRA_PASSES.get(kinds, {}).items() if owner in pair.streams]
+    return [*pair.streams, *extra]
 
 
 def stream_options(source_kind: str, target_kind: str) -> dict[str, dict[str, tuple[type, Any]]] | None:
@@ -44,6 +84,10 @@ def check_pair(pair, source_kind: str, target_kind: str) -> None:
         from mlconnector.pairs import sage300_procore
 
         sage300_procore.check_streams(pair.name, pair.streams)
+    elif (source_kind, target_kind) == ("procore", "intacct"):
+        from mlconnector.pairs import procore_intacct
+
+        procore_intacct.check_streams(pair.name, pair.streams)
 
 
 def build_streams(pair, source_client, target_client, *, mappings) -> list:
@@ -57,11 +101,19 @@ def build_streams(pair, source_client, target_client, *, mappings) -> list:
 
         return sage300_procore.build_streams(pair.name, pair.streams, source_client, target_client,
                                              mappings=mappings)
+    if (source_kind, target_kind) == ("procore", "intacct"):
+        from mlconnector.pairs import procore_intacct
+
+        return procore_intacct.build_streams(pair.name, pair.streams, source_client, target_client,
+                                             mappings=mappings)
     raise NotImplementedError(f"pair {source_kind} -> {target_kind} is not built yet")
 
 
-# A record id as people see and type it: "PO:PO000123", "VENDOR:1200", "INV:IN00042".
-RECORD_PREFIXES = {"vendors": "VENDOR", "purchase_orders": "PO", "po_invoices": "INV"}
+# A record id as people see and type it: "PO:PO000123", "VENDOR:1200", "INV:IN00042",
+# "COMMITMENT:12/4711" (Procore project/commitment), "PCVENDOR:5566" (a Procore vendor id).
+RECORD_PREFIXES = {"vendors": "VENDOR", "purchase_orders": "PO", "po_invoices": "INV",
+                   "vendor_changes": "PCVENDOR", "gl_accounts": "GLACCOUNT", "commitments": "COMMITMENT",
+                   "requisitions": "SUBINV", "payment_applications": "PAYAPP"}
 
 
 def record_id(stream: str, source_key: str) -> str:

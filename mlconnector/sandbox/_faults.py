@@ -14,9 +14,9 @@ meets a fault:
 ``reset_rate``     reset the connection (TCP RST) without an answer; not applied.
 ``lost_response_rate`` apply the request, then reset the connection: the client cannot know the
                    write happened. Writes only (a lost read is a reset).
-``token_expiry_every`` every N-th API call, every access token expires first (the call gets a 401
-                   and the client must renew). Procore only: Sage 300's Web API uses HTTP Basic
-                   auth on every request and has no session or token that could expire.
+``token_expiry_every`` every N-th API call, every access token (Procore) or session (Intacct)
+                   expires first: the call is refused and the client must renew. Sage 300's Web
+                   API uses HTTP Basic auth on every request and has nothing that could expire.
 ``garbage_rate``   a body the client cannot use (``garbage_kinds``): ``html200`` (IIS error page
                    with status 200, after the request was applied), ``html500`` (IIS error page
                    with 500, before), ``truncated`` (the real JSON answer cut short, after),
@@ -133,7 +133,7 @@ _SPEC_KEYS = {
 SPEC_HELP = (
     "comma-separated key=value: 5xx=RATE (500/502/503, Retry-After on 503; statuses=500+503 to choose), "
     "429=RATE (starts a burst of burst=N 429s), timeout=RATE (hang hang=SECONDS, past the client timeout), "
-    "reset=RATE, lost=RATE (write applied, answer lost), expire=N (Procore tokens expire every N calls; "
+    "reset=RATE, lost=RATE (write applied, answer lost), expire=N (Procore tokens and Intacct sessions expire every N calls; "
     "Sage 300 has no sessions), garbage=RATE (garbage_kinds=html200+html500+truncated+text), "
     "latency=SECONDS, jitter=SECONDS, retry_after=SECONDS, seed=N. Example: "
     '"5xx=0.1,timeout=0.05,429=0.05,lost=0.02,expire=100,latency=0.03,garbage=0.01,seed=7"'
@@ -187,16 +187,14 @@ class FaultInjector:
         is_write = self.simulator.is_write(request)
         with self._lock:
             self.calls += 1
-            expire = (plan.token_expiry_every and hasattr(self.simulator, "expire_all_tokens")
-                      and request.path.startswith("/rest/") and self.calls % plan.token_expiry_every == 0)
+            expire = bool(plan.token_expiry_every) and self.calls % plan.token_expiry_every == 0
             delay = plan.latency + (self._rng.uniform(0, plan.latency_jitter) if plan.latency_jitter else 0.0)
             fault = self._draw(is_write)
-            if expire:
-                self.counts["expire"] += 1
             if delay:
                 self.counts["latency"] += 1
-        if expire:
-            self.simulator.expire_all_tokens()  # type: ignore[attr-defined]
+        if expire and self.simulator.expire_credentials(request):
+            with self._lock:
+                self.counts["expire"] += 1
         if delay:
             self._released.wait(delay)
         return fault

@@ -206,6 +206,11 @@ class SimulatorServer:
         """Headers added to every answer, injected faults included."""
         return {}
 
+    def expire_credentials(self, request: Request) -> bool:
+        """Expire every token or session this request could carry (fault ``expire=N``); False
+        when the system has none that expire (Sage 300 sends HTTP Basic on every request)."""
+        return False
+
     def is_write(self, request: Request) -> bool:
         """Whether the request log counts this request as a write of data."""
         return request.method in WRITE_METHODS

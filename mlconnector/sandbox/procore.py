@@ -1,12 +1,20 @@
 """A Procore REST API simulator: OAuth client credentials, company header, rate limits, vendors,
-and the financial tools an ERP feeds: projects, cost codes, cost types, purchase order contracts,
-direct costs, billing periods and requisitions (subcontractor invoices).
+and the financial tools an ERP feeds or reads: projects, cost codes, standard cost codes, cost types,
+purchase order and work order contracts, direct costs, billing periods, requisitions (subcontractor
+invoices) and payment applications (owner invoices).
 
 Login and API are served by the same server. Behaviour follows shared/reference/procore.md:
 §1 auth, §2 ``Procore-Company-Id``, §3 rate limits, §4 pagination, §5.1 vendors and the
 ``/sync`` semantics, §5.2 projects, §5.3 cost codes and line item types, §5.5 commitments,
-§5.7 requisitions, §5.8 direct costs, §5.10 ``origin_id``, §5.11 filters, §7 error bodies.
-Money is held as Decimal and written as strings with two decimals, as Procore does.
+§5.7 requisitions, §5.8 direct costs, §5.9 payment applications, §5.10 ``origin_id``, §5.11 filters,
+§7 error bodies. Money is held as Decimal and written as strings with two decimals, as Procore does.
+
+The read side a Procore → ERP sync needs: ``filters[updated_at]`` (``<from>...<to>``, ISO times or
+plain dates) on the vendor, commitment, commitment line item and requisition lists; every record's
+``updated_at`` moves when a value really changes, and a changed line item or invoice item also moves
+its commitment's or invoice's ``updated_at`` (UNVERIFIED for real Procore: a reader that must not miss
+a line edit should not rely on it alone). The ``touch_*`` helpers change a record as a person in the
+Procore UI would.
 """
 
 from __future__ import annotations
@@ -16,17 +24,23 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from mlconnector.sandbox._iso3166 import COUNTRY_CODES, STATE_CODES_BY_COUNTRY
-from mlconnector.sandbox._server import Request, Response, SimulatorServer, json_response
+from mlconnector.sandbox._server import (
+    Request,
+    Response,
+    SimulatorServer,
+    json_response,
+)
 
 API = "/rest/v1.0"
 API_V11 = "/rest/v1.1"
@@ -42,6 +56,15 @@ VENDOR_FIELDS = (
 )
 
 COMMITMENT_STATUSES = ("Draft", "Processing", "Submitted", "Partially Received", "Received", "Approved", "Closed")
+WORK_ORDER_STATUSES = ("Draft", "Out For Bid", "Out For Signature", "Approved", "Complete", "Terminated", "Void")
+PURCHASE_ORDER, WORK_ORDER = "PurchaseOrderContract", "WorkOrderContract"
+STATUSES_BY_KIND = {PURCHASE_ORDER: COMMITMENT_STATUSES, WORK_ORDER: WORK_ORDER_STATUSES}
+# Dates only a work order contract (subcontract) has, besides the shared fields (SPEC RestV10WorkOrderContractsIdGet).
+WORK_ORDER_ONLY_FIELDS = ("inclusions", "exclusions", "contract_start_date", "contract_estimated_completion_date",
+                          "actual_completion_date", "signed_contract_received_date")
+WORK_ORDER_ONLY_KINDS: dict[str, Any] = {name: date if name.endswith("_date") else str
+                                         for name in WORK_ORDER_ONLY_FIELDS}
+PAYMENT_APPLICATION_STATUSES = ("draft", "under_review", "revise_and_resubmit", "approved")
 DIRECT_COST_TYPES = ("invoice", "expense", "payroll", "subcontractor_invoice")
 DIRECT_COST_STATUSES = ("draft", "pending", "revise_and_resubmit", "approved")
 REQUISITION_STATUSES = ("draft", "under_review", "revise_and_resubmit", "approved", "approved_as_noted",
@@ -74,6 +97,19 @@ REQUISITION_FIELDS: dict[str, Any] = {
     "origin_id": str, "origin_data": str, "comment": str,
 }
 CONTRACT_ITEM_FIELDS: dict[str, Any] = {"work_completed_this_period": Decimal, "materials_presently_stored": Decimal}
+# Retainage held on an invoice item; a person sets it in Procore (the seed and touch helpers take it too).
+CONTRACT_ITEM_RETAINAGE = ("work_completed_retainage_retained_this_period",
+                           "materials_stored_retainage_retained_this_period")
+STANDARD_COST_CODE_FIELDS: dict[str, Any] = {"code": str, "name": str, "parent_id": int, "origin_id": str,
+                                             "origin_data": str}
+# What each ``view`` of a standard cost code shows (SPEC RestV10StandardCostCodesGet: default = id and list id,
+# compact adds origin_id, extended the rest).
+STANDARD_COST_CODE_VIEWS = {
+    "default": ("id", "standard_cost_code_list_id"),
+    "compact": ("id", "standard_cost_code_list_id", "origin_id"),
+    "extended": ("id", "standard_cost_code_list_id", "parent_id", "code", "full_code", "name", "origin_id",
+                 "origin_data"),
+}
 PROJECT_FIELDS = ("display_name", "active", "origin_id", "origin_code", "origin_data", "id", "created_at", "updated_at")
 
 Problems = dict[str, list[str]]
@@ -170,17 +206,24 @@ class ProcoreSimulator(SimulatorServer):
         self._billing_periods: dict[int, dict[str, Any]] = {}
         self._requisitions: dict[int, dict[str, Any]] = {}
         self._contract_items: dict[int, dict[str, Any]] = {}
+        self._payment_applications: dict[int, dict[str, Any]] = {}
+        self._payment_application_items: dict[int, dict[str, Any]] = {}
+        self._standard_lists: dict[int, dict[str, Any]] = {}
+        self._standard_codes: dict[int, dict[str, Any]] = {}
+        self._prime_contracts: dict[int, dict[str, Any]] = {}  # project id -> the one prime contract we bill on
         po, req, project = f"{API}/purchase_order_contracts", f"{API}/requisitions", r"(?P<project_id>\d+)"
+        wo = f"{API}/work_order_contracts"
         self.route("GET", rf"{API}/projects", self._list_projects)
         self.route("GET", rf"{API}/projects/(?P<project_id>\d+)", self._show_project)
         self.route("GET", rf"{API}/cost_codes", self._list_cost_codes)
         self.route("GET", rf"{API}/line_item_types", self._list_line_item_types)
-        self.route("GET", po, self._list_commitments)
+        self.route("GET", po, partial(self._list_commitments, kind=PURCHASE_ORDER))
         self.route("POST", po, self._create_commitment)
         self.route("PATCH", rf"{po}/sync", self._sync_commitments)
-        self.route("GET", rf"{po}/(?P<commitment_id>\d+)", self._show_commitment)
+        self.route("GET", rf"{po}/(?P<commitment_id>\d+)", partial(self._show_commitment, kind=PURCHASE_ORDER))
         self.route("PATCH", rf"{po}/(?P<commitment_id>\d+)", self._update_commitment)
-        self.route("GET", rf"{po}/(?P<commitment_id>\d+)/line_items", self._list_commitment_lines)
+        self.route("GET", rf"{po}/(?P<commitment_id>\d+)/line_items",
+                   partial(self._list_commitment_lines, kind=PURCHASE_ORDER))
         self.route("POST", rf"{po}/(?P<commitment_id>\d+)/line_items", self._create_commitment_line)
         self.route("PATCH", rf"{po}/(?P<commitment_id>\d+)/line_items/sync", self._sync_commitment_lines)
         self.route("DELETE", rf"{po}/(?P<commitment_id>\d+)/line_items/(?P<line_id>\d+)",
@@ -198,6 +241,15 @@ class ProcoreSimulator(SimulatorServer):
         self.route("GET", rf"{req}/(?P<requisition_id>\d+)/contract_items", self._list_contract_items)
         self.route("PATCH", rf"{req}/(?P<requisition_id>\d+)/contract_items/(?P<item_id>\d+)",
                    self._update_contract_item)
+        self.route("GET", wo, partial(self._list_commitments, kind=WORK_ORDER))
+        self.route("GET", rf"{wo}/(?P<commitment_id>\d+)", partial(self._show_commitment, kind=WORK_ORDER))
+        self.route("GET", rf"{wo}/(?P<commitment_id>\d+)/line_items",
+                   partial(self._list_commitment_lines, kind=WORK_ORDER))
+        self.route("GET", rf"{API}/payment_applications", self._list_payment_applications)
+        self.route("GET", rf"{API}/payment_applications/(?P<application_id>\d+)", self._show_payment_application)
+        self.route("GET", rf"{API}/standard_cost_code_lists", self._list_standard_lists)
+        self.route("GET", rf"{API}/standard_cost_codes", self._list_standard_codes)
+        self.route("PATCH", rf"{API}/standard_cost_codes/sync", self._sync_standard_codes)
 
     # -- Python API for tests ------------------------------------------------------------------
 
@@ -208,6 +260,12 @@ class ProcoreSimulator(SimulatorServer):
             self._hourly = _RateWindow(self._hourly.limit if hourly is None else hourly, 3600)
             self._spike = _RateWindow(self._spike.limit if spike is None else spike,
                                       self._spike.length if spike_window is None else spike_window)
+
+    def expire_credentials(self, request: Request) -> bool:
+        if not request.path.startswith("/rest/"):
+            return False
+        self.expire_all_tokens()
+        return True
 
     def expire_all_tokens(self) -> None:
         with self.lock:
@@ -300,11 +358,12 @@ class ProcoreSimulator(SimulatorServer):
         with self.lock:
             return [dict(p) for p in _by_id(self._billing_periods) if p["project_id"] == project_id]
 
-    def commitments(self, project_id: int | None = None) -> list[dict[str, Any]]:
-        """Purchase order contracts (show representation, with ``line_items``), of one project or all."""
+    def commitments(self, project_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Commitments (show representation, with ``line_items``), of one project or all; ``kind``
+        ``"PurchaseOrderContract"`` or ``"WorkOrderContract"`` keeps one kind."""
         with self.lock:
             return [self._render_commitment(c) for c in _by_id(self._commitments)
-                    if project_id in (None, c["project_id"])]
+                    if project_id in (None, c["project_id"]) and kind in (None, c["kind"])]
 
     def direct_costs(self, project_id: int | None = None) -> list[dict[str, Any]]:
         """Direct costs with their ``line_items``, of one project or all."""
@@ -318,6 +377,306 @@ class ProcoreSimulator(SimulatorServer):
             return [{**self._render_requisition(r), "contract_items": [
                 self._render_contract_item(i) for i in self._items_of(r)]}
                 for r in _by_id(self._requisitions) if project_id in (None, r["project_id"])]
+
+    def payment_applications(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Payment applications (owner invoices) with their ``line_items``, of one project or all."""
+        with self.lock:
+            return [self._render_payment_application(a, line_items=True) for a in _by_id(self._payment_applications)
+                    if project_id in (None, a["project_id"])]
+
+    def standard_cost_code_lists(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [_standard_list(s) for s in _by_id(self._standard_lists)]
+
+    def standard_cost_codes(self, list_id: int) -> list[dict[str, Any]]:
+        """The codes of one standard cost code list (extended view)."""
+        with self.lock:
+            return [self._render_standard_code(c, "extended") for c in _by_id(self._standard_codes)
+                    if c["standard_cost_code_list_id"] == list_id]
+
+    # -- seeding the read side: records as people create them in Procore -------------------------
+
+    def add_commitment(self, project_id: int, *, vendor_id: int, kind: str = PURCHASE_ORDER,
+                       number: str | None = None, title: str | None = None, status: str = "Draft",
+                       lines: Sequence[dict[str, Any]] = (), **fields: Any) -> dict[str, Any]:
+        """Store a purchase order (``kind="PurchaseOrderContract"``) or subcontract (``"WorkOrderContract"``)
+        with its schedule of values; returns it as ``GET …/{id}`` shows it (with ``line_items``).
+
+        ``lines``: dicts of :data:`LINE_ITEM_FIELDS` (``amount`` or ``quantity`` × ``unit_cost``,
+        ``description``, ``cost_code_id`` of this project, ``line_item_type_id``, ...). ``fields``: the
+        other commitment fields (``executed``, ``contract_date``, ``origin_id``, ...; the work-order-only
+        dates for a subcontract), plus ``id``, ``created_at``, ``updated_at``.
+        """
+        if kind not in STATUSES_BY_KIND:
+            raise ValueError(f"kind must be one of {sorted(STATUSES_BY_KIND)}")
+        if status not in STATUSES_BY_KIND[kind]:
+            raise ValueError(f"status of a {kind} must be one of {STATUSES_BY_KIND[kind]}")
+        allowed = set(COMMITMENT_FIELDS) - {"number", "title", "status", "vendor_id"} | {"id", "created_at",
+                                                                                          "updated_at"}
+        if kind == WORK_ORDER:
+            allowed |= set(WORK_ORDER_ONLY_FIELDS)
+        unknown = set(fields) - allowed
+        if unknown:
+            raise TypeError(f"unknown {kind} fields: {sorted(unknown)}")
+        with self.lock:
+            project = self._require(self._projects, project_id, "project")
+            self._require(self._vendors, vendor_id, "vendor")
+            number = number or self._next_commitment_number(project_id, kind)
+            if any(c["project_id"] == project_id and c["kind"] == kind and c["number"] == number
+                   for c in self._commitments.values()):
+                raise ValueError(f"{kind} number {number} already exists in project {project_id}")
+            if _origin_taken(self._commitments, fields.get("origin_id"), None):
+                raise ValueError(f"origin_id {fields['origin_id']!r} is already taken")
+            record = {name: None for name in COMMITMENT_FIELDS}
+            record.update(executed=False, accounting_method="amount")
+            if kind == WORK_ORDER:
+                record.update({name: None for name in WORK_ORDER_ONLY_FIELDS})
+            kinds = {**COMMITMENT_FIELDS, **WORK_ORDER_ONLY_KINDS}
+            record.update({name: _seed_value(kinds.get(name), value) for name, value in fields.items()})
+            record.update(number=number, title=title, status=status, vendor_id=vendor_id, kind=kind,
+                          project_id=project_id)
+            commitment = self._insert(self._commitments, record)
+            for line in lines:
+                self._seed_line(project, commitment, line)
+            return self._render_commitment(commitment)
+
+    def _seed_line(self, project: dict[str, Any], commitment: dict[str, Any], fields: dict[str, Any]) -> None:
+        unknown = set(fields) - set(LINE_ITEM_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown line item fields: {sorted(unknown)}")
+        code_id, type_id = fields.get("cost_code_id"), fields.get("line_item_type_id")
+        code = self._cost_codes.get(code_id)  # type: ignore[arg-type]
+        if code is None or code["project_id"] != project["id"]:
+            raise ValueError(f"cost_code_id {code_id} is not a cost code of project {project['id']}")
+        if type_id is not None and type_id not in self._line_item_types:
+            raise ValueError(f"no line item type with id {type_id}")
+        line = {name: _seed_value(LINE_ITEM_FIELDS[name], fields.get(name)) for name in LINE_ITEM_FIELDS}
+        if line["amount"] is None and line["quantity"] is not None and line["unit_cost"] is not None:
+            line.update(amount=_cents(line["quantity"] * line["unit_cost"]), extended_type="calculated")
+        else:
+            line.update(amount=line["amount"] or Decimal(0), extended_type="manual")
+        if _origin_taken(self._commitment_lines, line["origin_id"], None):
+            raise ValueError(f"line item origin_id {line['origin_id']!r} is already taken")
+        line.update(holder_id=commitment["id"], project_id=project["id"],
+                    position=1 + sum(li["holder_id"] == commitment["id"] for li in self._commitment_lines.values()),
+                    created_at=commitment["created_at"], updated_at=commitment["updated_at"])
+        self._insert(self._commitment_lines, line)
+
+    def add_requisition(self, project_id: int, commitment_id: int, *, period_id: int | None = None,
+                        invoice_number: str | None = None, status: str = "draft", billing_date: date | str | None = None,
+                        items: Sequence[dict[str, Any]] = (), **fields: Any) -> dict[str, Any]:
+        """Store the next subcontractor invoice of a commitment, as the subcontractor and the project
+        team filled it in; returns it with ``contract_items`` (one per commitment line).
+
+        ``items``: ``{line_item_id, work_completed_this_period, materials_presently_stored,
+        work_completed_retainage_retained_this_period, materials_stored_retainage_retained_this_period}``
+        (amounts; lines not named bill nothing). ``period_id`` defaults to the latest open billing period.
+        ``fields``: ``origin_id``, ``origin_data``, ``comment``, ``created_at``, ``updated_at``.
+        """
+        unknown = set(fields) - {"origin_id", "origin_data", "comment", "created_at", "updated_at"}
+        if unknown:
+            raise TypeError(f"unknown requisition fields: {sorted(unknown)}")
+        if status not in REQUISITION_STATUSES:
+            raise ValueError(f"status must be one of {REQUISITION_STATUSES}")
+        with self.lock:
+            project = self._require(self._projects, project_id, "project")
+            commitment = self._in_project(self._commitments, commitment_id, project)
+            if commitment is None:
+                raise ValueError(f"no commitment {commitment_id} in project {project_id}")
+            if period_id is None:
+                open_periods = [p for p in self._billing_periods.values()
+                                if p["project_id"] == project_id and p["status"] == "open"]
+                if not open_periods:
+                    raise ValueError(NO_OPEN_PERIOD)
+                period_id = max(open_periods, key=lambda p: p["start_date"])["id"]
+            elif self._in_project(self._billing_periods, period_id, project) is None:
+                raise ValueError(f"no billing period {period_id} in project {project_id}")
+            if _origin_taken(self._requisitions, fields.get("origin_id"), None):
+                raise ValueError(f"origin_id {fields['origin_id']!r} is already taken")
+            requisition = self._new_requisition(project, commitment, {
+                **fields, "period_id": period_id, "invoice_number": invoice_number, "status": status,
+                "billing_date": None if billing_date is None else _date_text(billing_date)})
+            by_line = {i["line_item_id"]: i for i in self._items_of(requisition)}
+            amounts = set(CONTRACT_ITEM_FIELDS) | set(CONTRACT_ITEM_RETAINAGE)
+            for given in items:
+                item = by_line.get(given.get("line_item_id"))
+                if item is None:
+                    raise ValueError(f"line_item_id {given.get('line_item_id')} is not a line of commitment "
+                                     f"{commitment_id}")
+                unknown = set(given) - amounts - {"line_item_id"}
+                if unknown:
+                    raise TypeError(f"unknown requisition item fields: {sorted(unknown)}")
+                item.update({name: _cents(Decimal(str(value))) for name, value in given.items() if name in amounts})
+            return {**self._render_requisition(requisition), "contract_items": [
+                self._render_contract_item(i) for i in self._items_of(requisition)]}
+
+    def add_payment_application(self, project_id: int, *, period_start: date | str, period_end: date | str,
+                                invoice_number: str | None = None, billing_date: date | str | None = None,
+                                status: str = "draft", number: int | None = None, origin_id: str | None = None,
+                                origin_data: str | None = None, contract_title: str = "Prime Contract",
+                                contract_company: str | None = None, line_items: Sequence[dict[str, Any]] = (),
+                                **stamps: Any) -> dict[str, Any]:
+        """Store an owner invoice on the project's prime contract; returns it as ``GET …/{id}`` shows it.
+
+        ``line_items``: ``{cost_code_id, amount (= work_completed_this_period), description_of_work,
+        scheduled_value, materials_presently_stored, work_completed_retainage_retained_this_period}``.
+        ``stamps``: ``id``, ``created_at``, ``updated_at``.
+        """
+        unknown = set(stamps) - {"id", "created_at", "updated_at"}
+        if unknown:
+            raise TypeError(f"unknown payment application fields: {sorted(unknown)}")
+        if status not in PAYMENT_APPLICATION_STATUSES:
+            raise ValueError(f"status must be one of {PAYMENT_APPLICATION_STATUSES}")
+        with self.lock:
+            self._require(self._projects, project_id, "project")
+            if _origin_taken(self._payment_applications, origin_id, None):
+                raise ValueError(f"origin_id {origin_id!r} is already taken")
+            contract = self._prime_contract(project_id, contract_title)
+            number = number or 1 + sum(a["project_id"] == project_id for a in self._payment_applications.values())
+            application = self._insert(self._payment_applications, {
+                **stamps, "project_id": project_id, "contract_id": contract["id"], "number": number,
+                "invoice_number": invoice_number, "status": status, "origin_id": origin_id,
+                "origin_data": origin_data, "period_start": _date_text(period_start),
+                "period_end": _date_text(period_end),
+                "billing_date": None if billing_date is None else _date_text(billing_date),
+                "formatted_contract_company": contract_company})
+            for position, given in enumerate(line_items, start=1):
+                self._seed_payment_application_item(application, position, given)
+            return self._render_payment_application(application, line_items=True)
+
+    def _prime_contract(self, project_id: int, title: str) -> dict[str, Any]:
+        """The one prime contract of a project, made on first use (no API of its own here)."""
+        if project_id not in self._prime_contracts:
+            self._prime_contracts[project_id] = {"id": self._new_id(), "title": title, "type": "PrimeContract"}
+        return self._prime_contracts[project_id]
+
+    def _seed_payment_application_item(self, application: dict[str, Any], position: int,
+                                       given: dict[str, Any]) -> None:
+        known = {"cost_code_id", "amount", "work_completed_this_period", "description_of_work", "scheduled_value",
+                 "materials_presently_stored", "work_completed_retainage_retained_this_period"}
+        unknown = set(given) - known
+        if unknown:
+            raise TypeError(f"unknown payment application line fields: {sorted(unknown)}")
+        code = self._cost_codes.get(given.get("cost_code_id"))  # type: ignore[arg-type]
+        if code is None or code["project_id"] != application["project_id"]:
+            raise ValueError(f"cost_code_id {given.get('cost_code_id')} is not a cost code of project "
+                             f"{application['project_id']}")
+        this_period = given.get("work_completed_this_period", given.get("amount", 0))
+
+        def money(name: str, value: Any = 0) -> Decimal:
+            return _cents(Decimal(str(given.get(name, value))))
+        this = _cents(Decimal(str(this_period)))
+        earlier = [i for i in self._payment_application_items.values()
+                   if i["cost_code_id"] == code["id"] and i["application_id"] != application["id"]
+                   and self._payment_applications[i["application_id"]]["project_id"] == application["project_id"]
+                   and self._payment_applications[i["application_id"]]["number"] < application["number"]]
+        self._insert(self._payment_application_items, {
+            "application_id": application["id"], "cost_code_id": code["id"], "item_number": position,
+            "description_of_work": given.get("description_of_work", code["name"]),
+            "scheduled_value": money("scheduled_value", this),
+            "work_completed_from_previous_application": sum((i["work_completed_this_period"] for i in earlier),
+                                                            Decimal(0)),
+            "work_completed_this_period": this, "materials_presently_stored": money("materials_presently_stored"),
+            "work_completed_retainage_retained_this_period": money("work_completed_retainage_retained_this_period"),
+            "created_at": application["created_at"], "updated_at": application["updated_at"]})
+
+    def add_standard_cost_code_list(self, name: str, *, is_erp_list: bool = False,
+                                    available_to_use_on_new_projects: bool = True) -> dict[str, Any]:
+        """A company standard cost code list (an ERP connection makes one "ERP Standard Cost Code List")."""
+        with self.lock:
+            return _standard_list(self._insert(self._standard_lists, {
+                "name": name, "is_erp_list": is_erp_list,
+                "available_to_use_on_new_projects": available_to_use_on_new_projects}))
+
+    def add_standard_cost_code(self, list_id: int, code: str, name: str, *, parent_id: int | None = None,
+                               origin_id: str | None = None, origin_data: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            self._require(self._standard_lists, list_id, "standard cost code list")
+            record, problems = self._write_standard_code(list_id, None, {
+                "code": code, "name": name, "parent_id": parent_id, "origin_id": origin_id, "origin_data": origin_data})
+            if problems:
+                raise ValueError(f"standard cost code {code}: {problems}")
+            return self._render_standard_code(record, "extended")  # type: ignore[arg-type]
+
+    # -- touching records: a person changes them in the Procore UI (updated_at moves) ------------
+
+    def touch_vendor(self, vendor_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            vendor = self._require(self._vendors, vendor_id, "vendor")
+            self._touch(vendor, changes, {name: None for name in VENDOR_FIELDS}, "vendor")
+            return _public(vendor)
+
+    def touch_commitment(self, commitment_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            commitment = self._require(self._commitments, commitment_id, "commitment")
+            allowed = {**COMMITMENT_FIELDS, "status": STATUSES_BY_KIND[commitment["kind"]]}
+            if commitment["kind"] == WORK_ORDER:
+                allowed.update(WORK_ORDER_ONLY_KINDS)
+            self._touch(commitment, changes, allowed, commitment["kind"])
+            return self._render_commitment(commitment)
+
+    def touch_commitment_line(self, line_id: int, **changes: Any) -> dict[str, Any]:
+        """Change a schedule-of-values line; its commitment's ``updated_at`` moves too."""
+        with self.lock:
+            line = self._require(self._commitment_lines, line_id, "commitment line item")
+            self._touch(line, changes, LINE_ITEM_FIELDS, "line item")
+            if "amount" in changes:
+                line["extended_type"] = "manual"
+            commitment = self._commitments[line["holder_id"]]
+            _bump_holder(commitment, line)
+            return self._render_line(line, commitment["kind"])
+
+    def touch_requisition(self, requisition_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            requisition = self._require(self._requisitions, requisition_id, "requisition")
+            self._touch(requisition, changes, REQUISITION_FIELDS, "requisition")
+            return self._render_requisition(requisition)
+
+    def touch_requisition_item(self, item_id: int, **changes: Any) -> dict[str, Any]:
+        """Change an invoice item's amounts; its requisition's ``updated_at`` moves too."""
+        with self.lock:
+            item = self._require(self._contract_items, item_id, "requisition item")
+            allowed = {**CONTRACT_ITEM_FIELDS, **{name: Decimal for name in CONTRACT_ITEM_RETAINAGE}}
+            self._touch(item, {name: _cents(Decimal(str(value))) for name, value in changes.items()}, allowed,
+                        "requisition item")
+            _bump_holder(self._requisitions[item["requisition_id"]], item)
+            return self._render_contract_item(item)
+
+    def touch_payment_application(self, application_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            application = self._require(self._payment_applications, application_id, "payment application")
+            allowed = {"status": PAYMENT_APPLICATION_STATUSES, "invoice_number": str, "billing_date": date,
+                       "origin_id": str, "origin_data": str, "period_start": date, "period_end": date}
+            self._touch(application, changes, allowed, "payment application")
+            return self._render_payment_application(application, line_items=True)
+
+    def touch_payment_application_item(self, item_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            item = self._require(self._payment_application_items, item_id, "payment application line item")
+            allowed = {"work_completed_this_period": Decimal, "materials_presently_stored": Decimal,
+                       "scheduled_value": Decimal, "description_of_work": str,
+                       "work_completed_retainage_retained_this_period": Decimal}
+            self._touch(item, changes, allowed, "payment application line item")
+            for name, kind in allowed.items():
+                if kind is Decimal and name in changes:
+                    item[name] = _cents(item[name])
+            application = self._payment_applications[item["application_id"]]
+            _bump_holder(application, item)
+            return self._render_payment_application_item(item)
+
+    def touch_standard_cost_code(self, code_id: int, **changes: Any) -> dict[str, Any]:
+        with self.lock:
+            code = self._require(self._standard_codes, code_id, "standard cost code")
+            self._touch(code, changes, STANDARD_COST_CODE_FIELDS, "standard cost code")
+            return self._render_standard_code(code, "extended")
+
+    def _touch(self, record: dict[str, Any], changes: dict[str, Any], allowed: dict[str, Any], what: str) -> None:
+        """A save in the UI: the changed fields (cast as stored) and a new ``updated_at``."""
+        unknown = set(changes) - set(allowed)
+        if unknown:
+            raise TypeError(f"unknown {what} fields: {sorted(unknown)}")
+        record.update({name: _seed_value(allowed[name], value) for name, value in changes.items()})
+        record["updated_at"] = _iso(self.clock())
 
     # -- checks on every request --------------------------------------------------------------
 
@@ -625,11 +984,13 @@ class ProcoreSimulator(SimulatorServer):
             "vendor": {"id": vendor["id"], "company": vendor["name"], "origin_id": vendor["origin_id"]}
             if vendor else None,
             **{name: commitment[name] for name in COMMITMENT_FIELDS if name != "vendor_id"},
+            **({name: commitment.get(name) for name in WORK_ORDER_ONLY_FIELDS} if commitment["kind"] == WORK_ORDER
+               else {}),
             "grand_total": _money(sum((line["amount"] for line in lines), Decimal(0))),
             "created_at": commitment["created_at"], "updated_at": commitment["updated_at"], "deleted_at": None,
         }
         if line_items:
-            shown["line_items"] = [self._render_line(line, "PurchaseOrderContract") for line in lines]
+            shown["line_items"] = [self._render_line(line, commitment["kind"]) for line in lines]
         return shown
 
     def _render_direct_cost(self, direct_cost: dict[str, Any]) -> dict[str, Any]:
@@ -648,14 +1009,15 @@ class ProcoreSimulator(SimulatorServer):
         commitment = self._commitments[requisition["commitment_id"]]
         vendor = self._vendors.get(commitment["vendor_id"])
         period = self._billing_periods[requisition["period_id"]]
-        claimed = sum((i["work_completed_this_period"] for i in self._items_of(requisition)), Decimal(0))
+        items = self._items_of(requisition)
+        claimed = sum((i["work_completed_this_period"] for i in items), Decimal(0))
         return {
             "id": requisition["id"], "project_id": requisition["project_id"],
-            "commitment_id": commitment["id"], "commitment_type": "PurchaseOrderContract",
+            "commitment_id": commitment["id"], "commitment_type": commitment["kind"],
             "contract_name": commitment["title"], "vendor_name": vendor["name"] if vendor else None,
             "number": requisition["number"], **{name: requisition[name] for name in REQUISITION_FIELDS},
             "requisition_start": period["start_date"], "requisition_end": period["end_date"],
-            "total_claimed_amount": _money(claimed),
+            "total_claimed_amount": _money(claimed), "summary": _requisition_summary(items),
             "created_at": requisition["created_at"], "updated_at": requisition["updated_at"],
         }
 
@@ -668,7 +1030,10 @@ class ProcoreSimulator(SimulatorServer):
             "scheduled_value": _money(item["scheduled_value"]),
             "work_completed_from_previous_application": _money(previous),
             "work_completed_this_period": _money(this), "materials_presently_stored": _money(stored),
-            "total_completed_and_stored_to_date": _money(previous + this + stored), "position": item["position"],
+            "total_completed_and_stored_to_date": _money(previous + this + stored),
+            "work_completed_retainage_from_previous_application": _money(item["retainage_from_previous_application"]),
+            **{name: _money(item[name]) for name in CONTRACT_ITEM_RETAINAGE},
+            "position": item["position"],
         }
 
     # -- projects, cost codes, cost types, billing periods (read only) -----------------------------
@@ -723,23 +1088,31 @@ class ProcoreSimulator(SimulatorServer):
 
     # -- purchase order contracts (commitments) ----------------------------------------------------
 
-    def _list_commitments(self, request: Request) -> Response:
+    def _list_commitments(self, request: Request, *, kind: str) -> Response:
         project = self._project_param(request)
         if isinstance(project, Response):
             return project
-        found = [c for c in _by_id(self._commitments) if c["project_id"] == project["id"]]
+        found = [c for c in _by_id(self._commitments) if c["project_id"] == project["id"] and c["kind"] == kind]
         for name in ("origin_id", "status"):
             value = request.param(f"filters[{name}]")
             if value:
                 found = [c for c in found if c[name] == value]
+        found = _updated_filter(request, found)
+        if isinstance(found, Response):
+            return found
         return self._paginate(request, found, lambda c: self._render_commitment(c, line_items=False))
 
-    def _show_commitment(self, request: Request, commitment_id: str) -> Response:
+    def _show_commitment(self, request: Request, commitment_id: str, *, kind: str) -> Response:
         project = self._project_param(request)
         if isinstance(project, Response):
             return project
-        commitment = self._in_project(self._commitments, commitment_id, project)
+        commitment = self._commitment_in(project, commitment_id, kind)
         return json_response(200, self._render_commitment(commitment)) if commitment else _errors(404, "Not Found")
+
+    def _commitment_in(self, project: dict[str, Any], commitment_id: Any, kind: str) -> dict[str, Any] | None:
+        """A commitment of this project and kind: a subcontract is not found under purchase orders."""
+        commitment = self._in_project(self._commitments, commitment_id, project)
+        return commitment if commitment is not None and commitment["kind"] == kind else None
 
     def _create_commitment(self, request: Request) -> Response:
         return self._write_one(request, "purchase_order_contract", lambda project, fields: self._write_commitment(
@@ -747,7 +1120,7 @@ class ProcoreSimulator(SimulatorServer):
 
     def _update_commitment(self, request: Request, commitment_id: str) -> Response:
         def write(project: dict[str, Any], fields: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
-            commitment = self._in_project(self._commitments, commitment_id, project)
+            commitment = self._commitment_in(project, commitment_id, PURCHASE_ORDER)
             return (self._write_commitment(project, commitment, fields) if commitment
                     else (None, {"id": ["Entity with this ID not found"]}))
         return self._write_one(request, "purchase_order_contract", write, self._render_commitment, 200)
@@ -761,7 +1134,8 @@ class ProcoreSimulator(SimulatorServer):
             return project
 
         def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
-            commitment, problems = _match(self._commitments, item, lambda c: c["project_id"] == project["id"])
+            commitment, problems = _match(self._commitments, item,
+                                          lambda c: c["project_id"] == project["id"] and c["kind"] == PURCHASE_ORDER)
             return (None, problems) if problems else self._write_commitment(project, commitment, item)
         return _sync_answer(body.get("updates"), write, self._render_commitment)
 
@@ -776,7 +1150,7 @@ class ProcoreSimulator(SimulatorServer):
                 problems["vendor_id"] = ["is invalid"]
         number = changes.get("number")
         if number and any(c["number"] == number and c["project_id"] == project["id"] and c is not commitment
-                          for c in self._commitments.values()):
+                          and c["kind"] == PURCHASE_ORDER for c in self._commitments.values()):
             problems["number"] = ["has already been taken"]
         if _origin_taken(self._commitments, changes.get("origin_id"), commitment):
             problems["origin_id"] = ["has already been taken"]
@@ -786,29 +1160,40 @@ class ProcoreSimulator(SimulatorServer):
             self._change(commitment, changes)
             return commitment, {}
         if not number:  # Procore numbers a project's commitments 1, 2, ... when none is given
-            taken = [int(c["number"]) for c in self._commitments.values()
-                     if c["project_id"] == project["id"] and (c["number"] or "").isdigit()]
-            changes["number"] = str(max(taken, default=0) + 1)
+            changes["number"] = self._next_commitment_number(project["id"], PURCHASE_ORDER)
         defaults = {name: None for name in COMMITMENT_FIELDS}
         defaults.update(status="Draft", executed=False, accounting_method="amount")
-        return self._insert(self._commitments, {**defaults, **changes, "project_id": project["id"]}), {}
+        return self._insert(self._commitments, {**defaults, **changes, "project_id": project["id"],
+                                                "kind": PURCHASE_ORDER}), {}
+
+    def _next_commitment_number(self, project_id: int, kind: str) -> str:
+        taken = [int(c["number"]) for c in self._commitments.values()
+                 if c["project_id"] == project_id and c["kind"] == kind and (c["number"] or "").isdigit()]
+        return str(max(taken, default=0) + 1)
 
     # -- commitment line items -------------------------------------------------------------------
 
-    def _commitment_param(self, request: Request, commitment_id: str,
-                          body: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+    def _commitment_param(self, request: Request, commitment_id: str, body: dict[str, Any] | None = None,
+                          kind: str = PURCHASE_ORDER) -> tuple[dict[str, Any], dict[str, Any]] | Response:
         project = self._project_param(request, body)
         if isinstance(project, Response):
             return project
-        commitment = self._in_project(self._commitments, commitment_id, project)
+        commitment = self._commitment_in(project, commitment_id, kind)
         return (project, commitment) if commitment else _errors(404, "Not Found")
 
-    def _list_commitment_lines(self, request: Request, commitment_id: str) -> Response:
-        found = self._commitment_param(request, commitment_id)
+    def _list_commitment_lines(self, request: Request, commitment_id: str, *, kind: str) -> Response:
+        found = self._commitment_param(request, commitment_id, kind=kind)
         if isinstance(found, Response):
             return found
         lines = self._lines_of(self._commitment_lines, found[1]["id"])
-        return self._paginate(request, lines, lambda line: self._render_line(line, "PurchaseOrderContract"))
+        for name in ("cost_code_id", "line_item_type_id"):
+            value = request.param(f"filters[{name}]")
+            if value:
+                lines = [line for line in lines if line[name] == _int_or(value, -1)]
+        lines = _updated_filter(request, lines)
+        if isinstance(lines, Response):
+            return lines
+        return self._paginate(request, lines, lambda line: self._render_line(line, kind))
 
     def _create_commitment_line(self, request: Request, commitment_id: str) -> Response:
         body = _json_object(request)
@@ -843,7 +1228,11 @@ class ProcoreSimulator(SimulatorServer):
                                ) -> tuple[dict[str, Any] | None, Problems]:
         if commitment["status"] == "Closed":
             return None, {"base": [CLOSED_COMMITMENT]}
-        return self._write_line(self._commitment_lines, project, commitment["id"], line, item, require_type=False)
+        written, problems = self._write_line(self._commitment_lines, project, commitment["id"], line, item,
+                                             require_type=False)
+        if written is not None:
+            _bump_holder(commitment, written)
+        return written, problems
 
     def _delete_commitment_line(self, request: Request, commitment_id: str, line_id: str) -> Response:
         found = self._commitment_param(request, commitment_id)
@@ -855,6 +1244,7 @@ class ProcoreSimulator(SimulatorServer):
         if found[1]["status"] == "Closed":
             return _errors(422, {"base": [CLOSED_COMMITMENT]})
         del self._commitment_lines[line["id"]]
+        found[1]["updated_at"] = max(found[1]["updated_at"], _iso(self.clock()))
         return Response(204)
 
     def _write_line(self, table: dict[int, dict[str, Any]], project: dict[str, Any], holder_id: int,
@@ -984,6 +1374,9 @@ class ProcoreSimulator(SimulatorServer):
             value = request.param(f"filters[{name}]")
             if value:
                 found = [r for r in found if r[name] == _int_or(value, -1)]
+        found = _updated_filter(request, found)
+        if isinstance(found, Response):
+            return found
         return self._paginate(request, found, self._render_requisition)
 
     def _show_requisition(self, request: Request, requisition_id: str) -> Response:
@@ -1015,6 +1408,12 @@ class ProcoreSimulator(SimulatorServer):
             if not open_periods:
                 return _errors(422, NO_OPEN_PERIOD)
             changes["period_id"] = max(open_periods, key=lambda p: p["start_date"])["id"]
+        requisition = self._new_requisition(project, commitment, changes)
+        return json_response(201, self._render_requisition(requisition))
+
+    def _new_requisition(self, project: dict[str, Any], commitment: dict[str, Any],
+                         changes: dict[str, Any]) -> dict[str, Any]:
+        """The next invoice of a commitment, with one item per commitment line (its schedule of values)."""
         earlier = [r for r in self._requisitions.values() if r["commitment_id"] == commitment["id"]]
         defaults = {name: None for name in REQUISITION_FIELDS}
         defaults["status"] = "draft"
@@ -1023,14 +1422,18 @@ class ProcoreSimulator(SimulatorServer):
             "number": len(earlier) + 1})
         earlier_ids = {r["id"] for r in earlier}
         for position, line in enumerate(self._lines_of(self._commitment_lines, commitment["id"]), start=1):
-            previous = sum((i["work_completed_this_period"] for i in self._contract_items.values()
-                            if i["requisition_id"] in earlier_ids and i["line_item_id"] == line["id"]), Decimal(0))
+            before = [i for i in self._contract_items.values()
+                      if i["requisition_id"] in earlier_ids and i["line_item_id"] == line["id"]]
             self._insert(self._contract_items, {
                 "requisition_id": requisition["id"], "line_item_id": line["id"], "cost_code_id": line["cost_code_id"],
                 "description_of_work": line["description"], "scheduled_value": line["amount"],
-                "work_completed_from_previous_application": previous, "work_completed_this_period": Decimal(0),
-                "materials_presently_stored": Decimal(0), "position": position})
-        return json_response(201, self._render_requisition(requisition))
+                "work_completed_from_previous_application": sum(
+                    (i["work_completed_this_period"] for i in before), Decimal(0)),
+                "retainage_from_previous_application": sum(
+                    (i[name] for i in before for name in CONTRACT_ITEM_RETAINAGE), Decimal(0)),
+                "work_completed_this_period": Decimal(0), "materials_presently_stored": Decimal(0),
+                **{name: Decimal(0) for name in CONTRACT_ITEM_RETAINAGE}, "position": position})
+        return requisition
 
     def _check_requisition(self, project: dict[str, Any], requisition: dict[str, Any] | None,
                            fields: dict[str, Any]) -> tuple[dict[str, Any], Problems]:
@@ -1106,6 +1509,165 @@ class ProcoreSimulator(SimulatorServer):
         self._change(item, {name: _cents(value) for name, value in changes.items()})
         requisition["updated_at"] = max(requisition["updated_at"], item["updated_at"])
         return json_response(200, self._render_contract_item(item))
+
+    # -- payment applications (owner invoices, read only) --------------------------------------------
+
+    def _render_payment_application_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A line of the owner invoice as the SPEC's "Payment Application (Owner Invoice) Contract Item"
+        (RestV10PrimeContractsPrimeContractIdPaymentApplicationLineItemsIdPatch) names its fields. That
+        SPEC leaves ``cost_code`` unspecified; we show ``{id, code, full_code, name}`` as project cost codes
+        appear elsewhere (UNVERIFIED)."""
+        code = self._cost_codes.get(item["cost_code_id"])
+        previous, this, stored = (item["work_completed_from_previous_application"],
+                                  item["work_completed_this_period"], item["materials_presently_stored"])
+        to_date = previous + this + stored
+        scheduled = item["scheduled_value"]
+        return {
+            "id": item["id"], "item_number": item["item_number"], "description_of_work": item["description_of_work"],
+            "cost_code": {k: code[k] for k in ("id", "code", "full_code", "name")} if code else None,
+            "scheduled_value": _money(scheduled), "work_completed_from_previous_application": _money(previous),
+            "work_completed_this_period": _money(this), "materials_presently_stored": _money(stored),
+            "total_completed_and_stored_to_date": _money(to_date),
+            "total_completed_and_stored_to_date_percent": _money(to_date * 100 / scheduled) if scheduled else "0.00",
+            "balance_to_finish": _money(scheduled - to_date),
+            "work_completed_retainage_retained_this_period": _money(
+                item["work_completed_retainage_retained_this_period"]),
+        }
+
+    def _render_payment_application(self, application: dict[str, Any], *, line_items: bool) -> dict[str, Any]:
+        """The list shape of SPEC RestV10PrimeContractsPrimeContractIdPaymentApplicationsGet (the
+        project-wide list's item schema is empty in the SPEC). The SPEC has no read of the line items,
+        so the show answer carries them as ``line_items`` (our choice, documented in the module)."""
+        items = sorted((i for i in self._payment_application_items.values()
+                        if i["application_id"] == application["id"]), key=lambda i: i["item_number"])
+        contract = next(c for c in self._prime_contracts.values() if c["id"] == application["contract_id"])
+        scheduled = sum((i["scheduled_value"] for i in items), Decimal(0))
+        this_period = sum((i["work_completed_this_period"] + i["materials_presently_stored"] for i in items),
+                          Decimal(0))
+        to_date = sum((i["work_completed_from_previous_application"] for i in items), Decimal(0)) + this_period
+        retainage = sum((i["work_completed_retainage_retained_this_period"] for i in items), Decimal(0))
+        previous = to_date - this_period
+        shown = {
+            "id": application["id"], "number": application["number"],
+            "invoice_number": application["invoice_number"], "billing_date": application["billing_date"],
+            "period_id": None, "period_start": application["period_start"], "period_end": application["period_end"],
+            "status": application["status"],
+            "percent_complete": _money(to_date * 100 / scheduled) if scheduled else "0.00",
+            "total_amount_paid": "0.00", "total_amount_accrued_this_period": _money(this_period),
+            "formatted_contract_company": application["formatted_contract_company"],
+            "g702": {
+                "original_contract_sum": _money(scheduled), "net_change_by_change_orders": "0.00",
+                "contract_sum_to_date": _money(scheduled), "total_completed_and_stored_to_date": _money(to_date),
+                "total_retainage": _money(retainage), "total_earned_less_retainage": _money(to_date - retainage),
+                "less_previous_certificates_for_payment": _money(previous),
+                "current_payment_due": _money(to_date - retainage - previous),
+                "balance_to_finish_including_retainage": _money(scheduled - to_date + retainage),
+            },
+            "billing_period": {"start_date": application["period_start"], "end_date": application["period_end"]},
+            "contract": dict(contract), "origin_id": application["origin_id"],
+            "origin_data": application["origin_data"],
+            "created_at": application["created_at"], "updated_at": application["updated_at"],
+        }
+        if line_items:
+            shown["line_items"] = [self._render_payment_application_item(i) for i in items]
+        return shown
+
+    def _list_payment_applications(self, request: Request) -> Response:
+        """SPEC RestV10PaymentApplicationsGet takes only project_id and paging: no filters (so none here)."""
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        found = [a for a in _by_id(self._payment_applications) if a["project_id"] == project["id"]]
+        return self._paginate(request, found, lambda a: self._render_payment_application(a, line_items=False))
+
+    def _show_payment_application(self, request: Request, application_id: str) -> Response:
+        project = self._project_param(request)
+        if isinstance(project, Response):
+            return project
+        application = self._in_project(self._payment_applications, application_id, project)
+        if application is None:
+            return _errors(404, "Not Found")
+        return json_response(200, self._render_payment_application(application, line_items=True))
+
+    # -- standard cost codes (company lists) ----------------------------------------------------------
+
+    def _render_standard_code(self, code: dict[str, Any], view: str) -> dict[str, Any]:
+        full = {**code, "full_code": self._standard_full_code(code)}
+        return {name: full[name] for name in STANDARD_COST_CODE_VIEWS[view]}
+
+    def _standard_full_code(self, code: dict[str, Any]) -> str:
+        """Parent prefixes joined by "-" (UNVERIFIED: Procore's separator; our seeds use flat codes)."""
+        parent = self._standard_codes.get(code["parent_id"]) if code["parent_id"] is not None else None
+        return f"{self._standard_full_code(parent)}-{code['code']}" if parent else code["code"]
+
+    def _list_standard_lists(self, request: Request) -> Response:
+        return self._company_error(request.param("company_id")) or self._paginate(
+            request, _by_id(self._standard_lists), _standard_list)
+
+    def _standard_list_param(self, value: Any) -> dict[str, Any] | Response:
+        if value in (None, ""):
+            return _errors(400, "param is missing or the value is empty: standard_cost_code_list_id")
+        return self._standard_lists.get(_int_or(value, -1)) or _errors(404, "Not Found")
+
+    def _list_standard_codes(self, request: Request) -> Response:
+        error = self._company_error(request.param("company_id"))
+        if error:
+            return error
+        found = self._standard_list_param(request.param("standard_cost_code_list_id"))
+        if isinstance(found, Response):
+            return found
+        codes = [c for c in _by_id(self._standard_codes) if c["standard_cost_code_list_id"] == found["id"]]
+        origin_id = request.param("filters[origin_id]")
+        if origin_id:
+            codes = [c for c in codes if c["origin_id"] == origin_id]
+        view = _view(request)
+        if isinstance(view, Response):
+            return view
+        return self._paginate(request, codes, lambda c: self._render_standard_code(c, view))
+
+    def _sync_standard_codes(self, request: Request) -> Response:
+        body = _json_object(request)
+        if isinstance(body, Response):
+            return body
+        error = self._company_error(body.get("company_id"))
+        if error:
+            return error
+        found = self._standard_list_param(body.get("standard_cost_code_list_id"))
+        if isinstance(found, Response):
+            return found
+        view = _view(request)
+        if isinstance(view, Response):
+            return view
+
+        def write(item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+            code, problems = _match(self._standard_codes, item,
+                                    lambda c: c["standard_cost_code_list_id"] == found["id"])
+            return (None, problems) if problems else self._write_standard_code(found["id"], code, item)
+        return _sync_answer(body.get("updates"), write, lambda c: self._render_standard_code(c, view))
+
+    def _write_standard_code(self, list_id: int, code: dict[str, Any] | None,
+                             item: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+        changes, problems = _cast(item, STANDARD_COST_CODE_FIELDS)
+        merged = {**(code or {name: None for name in STANDARD_COST_CODE_FIELDS}), **changes}
+        for name in ("code", "name"):
+            if (code is None or name in changes) and not (merged[name] or "").strip():
+                problems[name] = ["can't be blank"]
+        parent_id = merged["parent_id"]
+        if parent_id is not None and (self._standard_codes.get(parent_id, {}).get("standard_cost_code_list_id")
+                                      != list_id or parent_id == (code or {}).get("id")):
+            problems["parent_id"] = ["is invalid"]
+        if merged["code"] and any(c["standard_cost_code_list_id"] == list_id and c["parent_id"] == parent_id
+                                  and c["code"] == merged["code"] and c is not code
+                                  for c in self._standard_codes.values()):
+            problems["code"] = ["has already been taken"]
+        if _origin_taken(self._standard_codes, changes.get("origin_id"), code):
+            problems["origin_id"] = ["has already been taken"]
+        if problems:
+            return None, problems
+        if code is not None:
+            self._change(code, changes)
+            return code, {}
+        return self._insert(self._standard_codes, {**merged, "standard_cost_code_list_id": list_id}), {}
 
     # -- one-object writes (POST/PATCH with a wrapped body) ------------------------------------------
 
@@ -1346,10 +1908,86 @@ def _parse_time(text: str) -> datetime:
 
 
 def _time_range(text: str) -> tuple[datetime, datetime]:
-    """``<iso>...<iso>``; a missing end is open. A single time means "from then on"."""
+    """``<iso>...<iso>`` (procore.md §5.11); a missing end is open. A single time means "from then on".
+    A plain date (``YYYY-MM-DD``) starts at midnight and, as an end, covers its whole day."""
     start, _, end = text.partition("...")
-    low = _parse_time(start) if start.strip() else datetime.min.replace(tzinfo=UTC)
-    high = _parse_time(end) if end.strip() else datetime.max.replace(tzinfo=UTC)
+    low = _bound(start, end=False) if start.strip() else datetime.min.replace(tzinfo=UTC)
+    high = _bound(end, end=True) if end.strip() else datetime.max.replace(tzinfo=UTC)
     return low, high
+
+
+def _bound(text: str, *, end: bool) -> datetime:
+    text = text.strip().strip('"')
+    # An unencoded "+05:00" arrives as " 05:00" (a "+" in a query string is a space).
+    text = re.sub(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        day = date.fromisoformat(text)
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return moment.replace(hour=23, minute=59, second=59, microsecond=999_999) if end else moment
+    return _parse_time(text)
+
+
+def _updated_filter(request: Request, records: list[dict[str, Any]]) -> list[dict[str, Any]] | Response:
+    """The records whose ``updated_at`` lies in ``filters[updated_at]`` (all when absent; 400 when unreadable)."""
+    value = request.param("filters[updated_at]")
+    if not value:
+        return records
+    try:
+        start, end = _time_range(value)
+    except ValueError:
+        return _errors(400, f"Invalid value for filters[updated_at]: {value!r}")
+    return [r for r in records if start <= _parse_time(r["updated_at"]) <= end]
+
+
+def _bump_holder(holder: dict[str, Any], part: dict[str, Any]) -> None:
+    """A changed line moves its holder's ``updated_at`` along (UNVERIFIED for real Procore)."""
+    holder["updated_at"] = max(holder["updated_at"], part["updated_at"])
+
+
+def _view(request: Request) -> str | Response:
+    view = request.param("view") or "default"
+    if view not in STANDARD_COST_CODE_VIEWS:
+        return _errors(400, f"view must be one of {', '.join(STANDARD_COST_CODE_VIEWS)}")
+    return view
+
+
+def _standard_list(found: dict[str, Any]) -> dict[str, Any]:
+    return {name: found[name] for name in ("id", "name", "is_erp_list", "available_to_use_on_new_projects")}
+
+
+def _seed_value(kind: Any, value: Any) -> Any:
+    """A value given to a seed or touch helper, stored as the API would store it."""
+    if value is None or kind is None:
+        return value
+    if isinstance(kind, tuple) and value not in kind:
+        raise ValueError(f"{value!r} is not one of {kind}")
+    if kind is Decimal:
+        return Decimal(str(value))
+    if kind is date:
+        return _date_text(value)
+    if kind is int and not isinstance(value, int):
+        return int(value)
+    return value
+
+
+def _requisition_summary(items: list[dict[str, Any]]) -> dict[str, str]:
+    """The G702-style ``summary`` of a subcontractor invoice from its items (no change orders here)."""
+    def total(*names: str) -> Decimal:
+        return sum((item[name] for item in items for name in names), Decimal(0))
+    scheduled = total("scheduled_value")
+    previous = total("work_completed_from_previous_application")
+    to_date = previous + total("work_completed_this_period", "materials_presently_stored")
+    retained_before = total("retainage_from_previous_application")
+    retainage = retained_before + total(*CONTRACT_ITEM_RETAINAGE)
+    earned = to_date - retainage
+    certified_before = previous - retained_before
+    return {
+        "original_contract_sum": _money(scheduled), "net_change_by_change_orders": "0.00",
+        "contract_sum_to_date": _money(scheduled), "total_completed_and_stored_to_date": _money(to_date),
+        "total_retainage": _money(retainage), "total_earned_less_retainage": _money(earned),
+        "less_previous_certificates_for_payment": _money(certified_before),
+        "current_payment_due": _money(earned - certified_before),
+        "balance_to_finish_including_retainage": _money(scheduled - earned),
+    }
 
 

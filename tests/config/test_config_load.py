@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlconnector.config import KINDS, Config, PairConfig, StreamConfig, load_config
+from mlconnector.config import KINDS, Config, StreamConfig, load_config
 from mlconnector.errors import ConfigError, ExitCode, UsageError
 from mlconnector.pairs import STREAM_OPTIONS
 from mlconnector.systems.procore.settings import ProcoreSettings
@@ -240,8 +240,9 @@ def test_unset_variable_names_variable_and_key(write) -> None:
 
 def test_example_file_loads() -> None:
     config = load_config(REPO / "config.example.yaml")
-    assert set(config.systems) == {"sage300", "procore"}
+    assert set(config.systems) == {"sage300", "procore", "intacct"}
     assert config.pair("sage300-procore").enabled_streams()
+    assert config.pair("procore-intacct").enabled_streams()
     assert config.warnings == []
 
 

@@ -4,7 +4,6 @@ once its heartbeat is stale; different pairs do not block each other."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 from mlconnector.errors import ResponseError
 from mlconnector.systems.procore.client import ProcoreClient
@@ -126,3 +127,181 @@ def find_requisitions_by_origin_id(client: ProcoreClient, project_id: int, origi
 def requisition_contract_items(client: ProcoreClient, project_id: int, requisition_id: int) -> list[dict]:
     return _all_items(client, f"/rest/v1.0/requisitions/{requisition_id}/contract_items", {"project_id": project_id},
                  what=f"list items of subcontractor invoice {requisition_id}")
+
+
+# -- the read side of a Procore → ERP sync (procore.md §5.1, §5.3, §5.5, §5.7, §5.9, §5.11) ---------
+
+# The open end of an updated_at range: Procore's filter wants both ends (procore.md §5.11).
+FAR_FUTURE = "2999-12-31T23:59:59Z"
+COMMITMENT_PATHS = {
+    "PurchaseOrderContract": "/rest/v1.0/purchase_order_contracts",
+    "WorkOrderContract": "/rest/v1.0/work_order_contracts",
+}
+
+
+def iso_z(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def updated_since_filter(since: datetime | None) -> dict[str, str]:
+    """``{"filters[updated_at]": "<since>...<far future>"}``, or no filter for a first full read."""
+    return {} if since is None else {"filters[updated_at]": f"{iso_z(since)}...{FAR_FUTURE}"}
+
+
+def changed_since(row: dict, since: datetime | None) -> bool:
+    """Whether a row's ``updated_at`` is at or after ``since``, for lists Procore cannot filter.
+
+    A missing or unreadable ``updated_at`` counts as changed (reading a row twice is harmless,
+    missing one is not); a date-only value is compared by date for the same reason.
+    """
+    if since is None:
+        return True
+    text = str(row.get("updated_at") or "").strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text) >= (since if since.tzinfo is None else since.astimezone(UTC)).date()
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return True
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment >= (since if since.tzinfo else since.replace(tzinfo=UTC))
+
+
+def vendors_changed(client: ProcoreClient, since: datetime | None) -> Iterator[list[dict]]:
+    """Pages of company vendors changed since ``since`` (all when None), active then inactive.
+
+    The active list filters on the server; the inactive list takes no filters (SPEC
+    ``RestV10CompaniesCompanyIdVendorsInactiveGet``), so it is read whole and filtered here.
+    """
+    company_id = client.settings.company_id
+    yield from client.get_pages("/rest/v1.0/vendors", {"company_id": company_id, **updated_since_filter(since)},
+                                what="list changed vendors")
+    try:
+        for page in client.get_pages(f"/rest/v1.0/companies/{company_id}/vendors/inactive", {},
+                                     what="list inactive vendors"):
+            kept = [v for v in page if isinstance(v, dict) and changed_since(v, since)]
+            if kept:
+                yield kept
+    except ResponseError as exc:
+        if exc.status not in (403, 404):  # not every account may see this list
+            raise
+
+
+def commitments_changed(client: ProcoreClient, project_id: int | str, since: datetime | None,
+                        kind: str = "PurchaseOrderContract") -> Iterator[list[dict]]:
+    """Pages of one project's purchase orders (``kind="PurchaseOrderContract"``) or subcontracts
+    (``"WorkOrderContract"``) changed since ``since``, each with its ``line_items``.
+
+    A row is the list's compact commitment (``id, number, title, status, executed, vendor{id,
+    company, origin_id}, grand_total, origin_id, updated_at, ...``) plus ``kind`` and ``line_items``
+    read from ``…/{id}/line_items``: ``{id, amount, description, position, cost_code_id,
+    cost_code{id, code, full_code, name, origin_id}, line_item_type_id, line_item_type{id, code,
+    name, base_type, ...}, origin_id, updated_at, ...}``. Whether a line edit alone moves the
+    commitment's ``updated_at`` in Procore is not verified.
+    """
+    if kind not in COMMITMENT_PATHS:
+        raise ValueError(f"kind must be one of {sorted(COMMITMENT_PATHS)}, not {kind!r}")
+    path = COMMITMENT_PATHS[kind]
+    for page in client.get_pages(path, {"project_id": project_id, **updated_since_filter(since)},
+                                 what=f"list changed {kind}s of project {project_id}"):
+        rows = []
+        for commitment in page:
+            if not isinstance(commitment, dict):
+                continue
+            lines = _all_items(client, f"{path}/{commitment['id']}/line_items", {"project_id": project_id},
+                               what=f"list line items of {kind} {commitment.get('number') or commitment['id']}")
+            rows.append({**commitment, "kind": kind, "line_items": lines})
+        yield rows
+
+
+def get_commitment(client: ProcoreClient, project_id: int | str, commitment_id: int | str,
+                   kind: str | None = None) -> dict | None:
+    """One commitment as :func:`commitments_changed` gives it (``kind`` and ``line_items``), or None.
+
+    Without ``kind`` (e.g. from a requisition's ``commitment_id``) the purchase order endpoint is
+    tried first, then the work order one: an id names one object of one kind.
+    """
+    kinds = [kind] if kind is not None else list(COMMITMENT_PATHS)
+    for each in kinds:
+        if each not in COMMITMENT_PATHS:
+            raise ValueError(f"kind must be one of {sorted(COMMITMENT_PATHS)}, not {each!r}")
+        path = COMMITMENT_PATHS[each]
+        try:
+            found = client.request("GET", f"{path}/{commitment_id}", params={"project_id": project_id},
+                                   what=f"read {each} {commitment_id}")
+        except ResponseError as exc:
+            if exc.status == 404:
+                continue
+            raise
+        lines = _all_items(client, f"{path}/{commitment_id}/line_items", {"project_id": project_id},
+                           what=f"list line items of {each} {commitment_id}")
+        return {**found, "kind": each, "line_items": lines}
+    return None
+
+
+def requisitions_changed(client: ProcoreClient, project_id: int | str, since: datetime | None) -> Iterator[list[dict]]:
+    """Pages of one project's subcontractor invoices changed since ``since`` (``id, commitment_id,
+    commitment_type, number, invoice_number, billing_date, period_id, status, vendor_name,
+    total_claimed_amount, summary{…, total_retainage, current_payment_due}, origin_id, updated_at``)."""
+    yield from client.get_pages("/rest/v1.0/requisitions", {"project_id": project_id, **updated_since_filter(since)},
+                                what=f"list changed subcontractor invoices of project {project_id}")
+
+
+def get_requisition(client: ProcoreClient, project_id: int | str, requisition_id: int | str) -> dict | None:
+    """One subcontractor invoice as :func:`requisitions_changed` lists it, or None when it is gone."""
+    try:
+        return client.request("GET", f"/rest/v1.0/requisitions/{requisition_id}", params={"project_id": project_id},
+                              what=f"read subcontractor invoice {requisition_id}")
+    except ResponseError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def requisition_items(client: ProcoreClient, project_id: int | str, requisition_id: int | str) -> list[dict]:
+    """The contract items of one subcontractor invoice (``line_item_id, cost_code_id,
+    description_of_work, scheduled_value, work_completed_this_period, materials_presently_stored,
+    work_completed_retainage_retained_this_period, ...``)."""
+    return requisition_contract_items(client, int(project_id), int(requisition_id))
+
+
+def payment_applications_changed(client: ProcoreClient, project_id: int | str,
+                                 since: datetime | None) -> Iterator[list[dict]]:
+    """Pages of one project's owner invoices changed since ``since``. The list takes no filters
+    (SPEC ``RestV10PaymentApplicationsGet``), so it is read whole and filtered here; rows carry no
+    line detail (read it with :func:`payment_application`)."""
+    for page in client.get_pages("/rest/v1.0/payment_applications", {"project_id": project_id},
+                                 what=f"list owner invoices of project {project_id}"):
+        kept = [row for row in page if isinstance(row, dict) and changed_since(row, since)]
+        if kept:
+            yield kept
+
+
+def payment_application(client: ProcoreClient, project_id: int | str, application_id: int | str) -> dict | None:
+    """One owner invoice with its ``line_items`` (``cost_code{id, code, full_code, name},
+    work_completed_this_period, materials_presently_stored, ...``), or None when it is gone."""
+    try:
+        return client.request("GET", f"/rest/v1.0/payment_applications/{application_id}",
+                              params={"project_id": project_id}, what=f"read owner invoice {application_id}")
+    except ResponseError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def standard_cost_code_lists(client: ProcoreClient) -> list[dict]:
+    """The company's standard cost code lists (``id, name, is_erp_list, available_to_use_on_new_projects``)."""
+    return _all_items(client, "/rest/v1.0/standard_cost_code_lists", {"company_id": client.settings.company_id},
+                      what="list standard cost code lists")
+
+
+def standard_cost_codes(client: ProcoreClient, list_id: int | str) -> list[dict]:
+    """The codes of one standard list in the extended view (``id, standard_cost_code_list_id,
+    parent_id, code, full_code, name, origin_id, origin_data``; the default view has only ids)."""
+    return _all_items(client, "/rest/v1.0/standard_cost_codes",
+                      {"company_id": client.settings.company_id, "standard_cost_code_list_id": list_id,
+                       "view": "extended"}, what=f"list standard cost codes of list {list_id}")

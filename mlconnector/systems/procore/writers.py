@@ -7,6 +7,7 @@ makes a resent batch update what the first one created instead of creating it tw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mlconnector.errors import ResponseError
@@ -135,4 +136,46 @@ def parse_sync_response(body: object, *, system: str) -> SyncOutcome:
             outcome.rejected[str(item["origin_id"])] = message
         if item.get("id") is not None:
             outcome.rejected_by_id[str(item["id"])] = message
+    return outcome
+
+
+
+@dataclass
+class StandardCodeSync(SyncOutcome):
+    """The outcome of :func:`sync_standard_cost_codes` over all its calls: a :class:`SyncOutcome`
+    (``outcome_of(origin_id, id)``) that also keeps the raw lists and unpacks as
+    ``entities, errors = ...``."""
+
+    entities: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[list[dict]]:
+        return iter((self.entities, self.errors))
+
+
+def sync_standard_cost_codes(client: ProcoreClient, list_id: int, updates: list[dict]) -> StandardCodeSync:
+    """Create or update codes of a standard cost code list, matched by ``id`` or ``origin_id``
+    (procore.md §5.3), in calls of :data:`SYNC_BATCH_SIZE` items.
+
+    ``entities`` are in the extended view (``id, standard_cost_code_list_id, parent_id, code,
+    full_code, name, origin_id, origin_data``; the default view would show ids only); ``errors``
+    are the items sent back each with an ``errors`` hash (``describe_errors`` makes it readable).
+    """
+    outcome = StandardCodeSync()
+    for start in range(0, len(updates), SYNC_BATCH_SIZE):
+        batch = updates[start:start + SYNC_BATCH_SIZE]
+        answer = client.request(
+            "PATCH", "/rest/v1.0/standard_cost_codes/sync", params={"view": "extended"},
+            json_body={"company_id": client.settings.company_id, "standard_cost_code_list_id": list_id,
+                       "updates": batch},
+            what=f"sync {len(batch)} standard cost codes of list {list_id}")
+        parsed = parse_sync_response(answer, system=client.system)
+        if not isinstance(answer.get("errors", []), list):
+            raise ResponseError("the standard cost code sync answer has no errors list", system=client.system)
+        outcome.written.update(parsed.written)
+        outcome.rejected.update(parsed.rejected)
+        outcome.written_by_id.update(parsed.written_by_id)
+        outcome.rejected_by_id.update(parsed.rejected_by_id)
+        outcome.entities.extend(e for e in answer.get("entities") or [] if isinstance(e, dict))
+        outcome.errors.extend(e for e in answer.get("errors") or [] if isinstance(e, dict))
     return outcome
