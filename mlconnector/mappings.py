@@ -672,14 +672,46 @@ def _diff(current: Mapping[str, dict], new: Mapping[str, dict], replace: bool) -
 # --- checking against Intacct (warnings only) --------------------------------------------------
 
 
+# The columns of each Intacct kind whose values name an Intacct record, and the bill line field
+# that carries them (mlconnector.pairs._intacct.DIMENSIONS says which list holds each).
+_INTACCT_COLUMNS = {
+    "intacct_projects": {"intacct_project": "PROJECTID", "department": "DEPARTMENTID", "location": "LOCATIONID"},
+    "glaccounts": {"gl_account": "ACCOUNTNO", "task": "TASKID", "intacct_cost_type": "COSTTYPEID",
+                   "department": "DEPARTMENTID", "location": "LOCATIONID"},
+}
+
+
 def check_intacct_values(config, pair: str, kind: str, rows: Mapping[str, dict]) -> list[str]:
     """Warnings about the values of an intacct_projects or glaccounts import (``rows``: state key
     -> stored value) that Intacct does not know: projects, GL accounts, tasks, cost types,
-    departments, locations. Called on import unless --offline; it is the place to resolve the
-    Intacct credentials (warn and return when they do not resolve) and read the ids.
+    departments, locations. Called on import unless --offline; when the credentials do not
+    resolve or Intacct does not answer, it says so in a warning instead."""
+    from mlconnector.connect import check_credentials, open_client
+    from mlconnector.pairs._intacct import DIMENSIONS, IntacctDirectory
 
-    Checks nothing yet: returns no warnings."""
-    return []
+    system = config.pair(pair).target
+    retry = "run again with credentials or use --offline"
+    try:
+        check_credentials(config, system)
+        client = open_client(config, system)
+    except CredentialError as exc:
+        return [f"not checked against Intacct: {exc.message.splitlines()[0]}; {retry}"]
+    warnings: list[str] = []
+    try:
+        with client:
+            directory = IntacctDirectory(client)
+            for column, field in _INTACCT_COLUMNS[kind].items():
+                obj, id_field, what = DIMENSIONS[field]
+                values = sorted({row.get(column) for row in rows.values() if row.get(column)})
+                missing = [v for v in values if not directory.has(obj, id_field, v)]
+                if missing:
+                    warnings.append(f"Intacct has no {what} {', '.join(missing[:10])}"
+                                    f"{' …' if len(missing) > 10 else ''} ({column}); bills using it wait in "
+                                    "quarantine until it exists")
+    except (FatalError, RateBudgetExhausted) as exc:
+        warnings.append(f"not (fully) checked against Intacct: {exc.message.splitlines()[0]}; "
+                        "run again when Intacct answers, or use --offline")
+    return warnings
 
 
 # --- checking against Procore (warnings only) --------------------------------------------------
