@@ -309,7 +309,7 @@ class StreamPass:
             held = self.state.find_quarantine(self.pair, ref.stream, ref.source_key)
             why = f": {held.reason}" if held else (f": {planned[2]}" if planned and planned[2] else "")
             raise RecordError(f"{self.stream.noun} {self.stream.source_key(row)} waits for {ref.what}, "
-                              f"which is not in the target yet{why}")
+                              f"which is not in the target yet{why}" + (f". {ref.hint}" if ref.hint else ""))
         return refs, created_first
 
     def planned(self, source_key: str, *, sync_first: bool) -> tuple[str, str | None, str] | None:

@@ -93,6 +93,7 @@ class Reference:
     source_key: str
     sync_first: bool
     what: str  # how a person calls it: "vendor 1200"
+    hint: str = ""  # what to do while it is missing, when the pair knows better than "wait"
 
 
 @dataclass

@@ -409,7 +409,7 @@ def test_demo_creates_then_writes_nothing(run_cli, tmp_path) -> None:
     imports, rest = out.split("— first sync")
     assert "projects.csv" in imports and "costcodes.csv" in imports and "costcodes-extra.csv" not in imports
     first, rest = rest.split("— second sync")
-    second, replay = rest.split("— import the missing cost-code mapping")
+    second, replay = rest.split("— import the missing mapping")
     for stream in ("vendors", "purchase_orders", "po_invoices"):
         run1 = re.search(rf"run 1 {stream}: create=(\d+) update=0 link=(\d+)", first)
         assert run1 and int(run1.group(1)) > 0, first

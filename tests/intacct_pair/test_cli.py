@@ -222,7 +222,7 @@ def test_audit_lists_the_bills_and_quarantine_says_why(cli, intacct_sandbox) -> 
     assert "cost code 09-900 / cost type" in cost_code["reason"] and "has no GL account mapping" in cost_code["reason"]
     assert "mlconnector mappings import glaccounts.csv" in cost_code["reason"]
     (vendor,) = [q for q in held if q is not cost_code]
-    assert "Procore Only Drywall LLC" in vendor["reason"] and "not linked to an Intacct vendor" in vendor["reason"]
+    assert "Procore Only Drywall LLC" in vendor["reason"] and "linked to no Intacct vendor" in vendor["reason"]
 
     code, out, err = cli("quarantine", "list")
     assert code == 0, err
@@ -366,3 +366,24 @@ def test_debug_logging_never_shows_a_secret(cli, intacct_sandbox, cli_work) -> N
     assert cli_work.state_path.exists()
     assert len(sandbox_secrets(intacct_sandbox)) >= 7  # tokens and sessions handed out are checked too
     # the ``cli`` fixture checks every output and the state file for the sandbox's secrets
+
+
+def test_demo_walks_the_intacct_pair(run_cli, tmp_path) -> None:
+    """`demo --pair procore-intacct`: mappings, two syncs (the second writes nothing to Intacct),
+    the quarantine, the missing GL mapping imported and a commitment replayed into a bill."""
+    import re
+
+    from mlconnector.state import open_state
+
+    code, out, err = run_cli("demo", "--pair", "procore-intacct", "--vendors", "30", "--keep", str(tmp_path / "demo"))
+    assert code == 0, err
+    assert "intacct-projects.csv" in out and "glaccounts.csv" in out
+    first, rest = out.split("— first sync", 1)[1].split("— second sync", 1)
+    for stream in ("gl_accounts", "vendors", "commitments", "requisitions", "payment_applications"):
+        assert re.search(rf"run 1 {stream}: create=[1-9]", first), (stream, first)
+        assert re.search(rf"run 2 {stream}: create=0 update=0 link=0 ", rest), (stream, rest)
+    assert "the second sync sent 0 Intacct write requests" in rest
+    assert re.search(r"replay of COMMITMENT:\d+/\d+", rest)
+    with open_state(tmp_path / "demo" / "mlconnector.db", readonly=True) as state:
+        replayed = state.audit(pair="procore-intacct", limit=1)[0]
+    assert replayed.stream == "commitments" and replayed.action == "create"

@@ -122,8 +122,9 @@ class BillStream(Stream):
             return []
         name = clean_text(vendor.get("name") or vendor.get("company"))
         return [Reference("vendor_changes", str(vendor["id"]), sync_first=False,
-                          what=f"Procore vendor {vendor['id']}{f' ({name})' if name else ''}, not linked to an "
-                          "Intacct vendor")]
+                          what=f"Procore vendor {vendor['id']}{f' ({name})' if name else ''}",
+                          hint="It is linked to no Intacct vendor: create the vendor in Intacct (the next sync "
+                          "links the two by name) or link them with `mlconnector mappings link`")]
 
     def fail(self, row: dict, message: str, *, field: str, hint: str | None = None) -> MappingError:
         return MappingError(message, pair=self.pair, stream=self.name, source_key=self.source_key(row), field=field,
