@@ -705,7 +705,7 @@ def check_intacct_values(config, pair: str, kind: str, rows: Mapping[str, dict])
                 values = sorted({row.get(column) for row in rows.values() if row.get(column)})
                 missing = [v for v in values if not directory.has(obj, id_field, v)]
                 if missing:
-                    warnings.append(f"Intacct has no {what} {', '.join(missing[:10])}"
+                    warnings.append(f"Intacct has no active {what} {', '.join(missing[:10])}"
                                     f"{' …' if len(missing) > 10 else ''} ({column}); bills using it wait in "
                                     "quarantine until it exists")
     except (FatalError, RateBudgetExhausted) as exc:

@@ -147,5 +147,6 @@ def repeated_controlid(message: str) -> bool:
 
 
 def _missing_text(missing: list[str]) -> str:
-    return (f"Intacct has no {', no '.join(missing)}; create {'it' if len(missing) == 1 else 'them'} in Intacct "
-            "or correct the mapping, then the next sync posts the bill")
+    return (f"Intacct has no active {', no active '.join(missing)}; create (or activate) "
+            f"{'it' if len(missing) == 1 else 'them'} in Intacct or correct the mapping, then the next sync "
+            "posts the bill")

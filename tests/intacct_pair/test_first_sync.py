@@ -80,7 +80,7 @@ def test_a_mapping_import_warns_about_values_intacct_lacks(work, tmp_path) -> No
     path.write_text("procore_cost_code,cost_type,gl_account,task\n03-300,SUB,9999,03-300\n05-100,SUB,5000,99-999\n",
                     encoding="utf-8")
     result = import_mappings(work.config(), path, pair="procore-intacct")
-    assert any("Intacct has no GL account 9999 (gl_account)" in w for w in result.warnings), result.warnings
-    assert any("Intacct has no task 99-999 (task)" in w for w in result.warnings), result.warnings
+    assert any("Intacct has no active GL account 9999 (gl_account)" in w for w in result.warnings), result.warnings
+    assert any("Intacct has no active task 99-999 (task)" in w for w in result.warnings), result.warnings
     offline = import_mappings(work.config(), path, pair="procore-intacct", offline=True)
     assert not any("Intacct has no" in w for w in offline.warnings)

@@ -116,5 +116,5 @@ def test_a_value_intacct_lacks_is_named_and_nothing_is_posted(work) -> None:
     assert report.error is None
     with work.state() as state:
         reasons = [q.reason for q in state.quarantined() if q.stream == "commitments"]
-    assert any("Intacct has no location HQ" in r for r in reasons), reasons
+    assert any("Intacct has no active location HQ" in r for r in reasons), reasons
     assert sandbox.intacct.bills() == []
