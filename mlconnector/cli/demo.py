@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from mlconnector.cli import _output
-from mlconnector.sandbox._faults import SPEC_HELP, parse_fault_spec
+from mlconnector.sandbox import FAULT_SPEC_HELP
 
 from dataclasses import dataclass
 
@@ -46,7 +46,7 @@ def demo(
     vendors: int = typer.Option(300, "--vendors", min=1, max=100_000,
                                 help="How many vendors to seed in the source ERP (Sage 300, or Intacct)."),
     faults: str = typer.Option(None, "--faults", metavar="SPEC",
-                               help="Make both sandbox servers misbehave, seeded: " + SPEC_HELP
+                               help="Make both sandbox servers misbehave, seeded: " + FAULT_SPEC_HELP
                                + ". The demo's client timeout is then 1 s, below the hang."),
 ) -> None:
     """Start the sandbox servers of a pair and run the whole flow against them.
@@ -76,6 +76,8 @@ def demo(
     walk = WALKS[pair]
     plan = None
     if faults:
+        from mlconnector.sandbox._faults import parse_fault_spec
+
         try:
             plan = parse_fault_spec(faults)
         except ValueError as exc:

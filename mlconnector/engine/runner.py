@@ -259,6 +259,7 @@ class StreamPass:
             self._seen.add(key)
             keyed.append((key, row))
         links = self.links.for_keys([k for k, _ in keyed])
+        self.target.expect_matches(sum(1 for k, _ in keyed if k not in links))
         decisions = []
         for key, row in keyed:
             try:

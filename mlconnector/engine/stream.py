@@ -137,6 +137,10 @@ class Target(ABC):
         look-up per key (a failed batch leaves up to a whole batch of writes to reconcile)."""
         return {key: self.find(key) for key in idempotency_keys}
 
+    def expect_matches(self, count: int) -> None:
+        """``count`` unlinked records are about to be matched (one source page's worth): a target
+        that can look records up one by one or list everything once may choose now."""
+
     def check(self, source_key: str, mapped: Mapped) -> str | None:
         """What would stop this record's write (a cost code Procore lacks), found by reading only;
         None when nothing is known to. A dry run asks, since it writes nothing."""

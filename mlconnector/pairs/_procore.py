@@ -80,6 +80,12 @@ class ProcoreVendorTarget(Target):
             self._index = index
         return self._index
 
+    def expect_matches(self, count: int) -> None:
+        # A page with more unlinked vendors than we would look up one by one needs the listing
+        # anyway: take it now instead of spending look-ups on the page's first records.
+        if count > MATCH_ONE_BY_ONE:
+            self._lookups = MATCH_ONE_BY_ONE
+
     def match(self, source_key: str, mapped: Mapped, *, claimed: set[str]) -> Match:
         if self._index is None and self._lookups < MATCH_ONE_BY_ONE:
             self._lookups += 1

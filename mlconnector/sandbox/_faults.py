@@ -36,6 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from mlconnector.sandbox import FAULT_SPEC_HELP as SPEC_HELP
 from mlconnector.sandbox._server import (
     NO_RESPONSE,
     RESET,
@@ -129,15 +130,6 @@ _SPEC_KEYS = {
     "garbage": ("garbage_rate", float),
     "garbage_kinds": ("garbage_kinds", lambda v: tuple(v.split("+"))),
 }
-
-SPEC_HELP = (
-    "comma-separated key=value: 5xx=RATE (500/502/503, Retry-After on 503; statuses=500+503 to choose), "
-    "429=RATE (starts a burst of burst=N 429s), timeout=RATE (hang hang=SECONDS, past the client timeout), "
-    "reset=RATE, lost=RATE (write applied, answer lost), expire=N (Procore tokens and Intacct sessions expire every N calls; "
-    "Sage 300 has no sessions), garbage=RATE (garbage_kinds=html200+html500+truncated+text), "
-    "latency=SECONDS, jitter=SECONDS, retry_after=SECONDS, seed=N. Example: "
-    '"5xx=0.1,timeout=0.05,429=0.05,lost=0.02,expire=100,latency=0.03,garbage=0.01,seed=7"'
-)
 
 
 def parse_fault_spec(spec: str) -> FaultPlan:
