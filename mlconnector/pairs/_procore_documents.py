@@ -12,6 +12,7 @@ line changes on a closed commitment.
 from __future__ import annotations
 
 from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -194,6 +195,7 @@ class ProjectDocumentTarget(Target):
                     item["id"] = doc.document_id
                 items.append(item)
             outcome = self.sync_headers(project_id, items)
+            written: list[_Prepared] = []
             for doc in batch:
                 document, rejected = outcome.outcome_of(doc.write.idempotency_key,
                                                         str(doc.document_id) if doc.document_id else None)
@@ -202,7 +204,11 @@ class ProjectDocumentTarget(Target):
                     continue
                 doc.document_id = int(document["id"])
                 self.index(project_id).by_origin[doc.write.idempotency_key] = doc.document_id
-                self._write_lines(project_id, doc, is_new=doc.write.target_id is None)
+                written.append(doc)
+            # Line items have no batch endpoint across documents: one call per document, a few
+            # in flight at once (the client's pacing and token are shared safely).
+            in_parallel(self.client.settings.concurrency, written,
+                        lambda doc: self._write_lines(project_id, doc, is_new=doc.write.target_id is None))
             closing = [doc for doc in batch if doc.closing and doc.document_id is not None and not doc.errors]
             if closing:
                 outcome = self.sync_headers(project_id, [
@@ -240,6 +246,19 @@ class ProjectDocumentTarget(Target):
 
     def describe(self, target_id: str) -> str:
         return f"{self.noun} {target_id}"
+
+
+def in_parallel(workers: int, items: list, work) -> None:
+    """``work(item)`` for every item, at most ``workers`` at a time; the first error is raised
+    once all have finished (none is abandoned half-way)."""
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="mlconnector") as pool:
+        futures = [pool.submit(work, item) for item in items]
+    for future in futures:
+        future.result()
 
 
 def _number(value) -> Decimal | None:

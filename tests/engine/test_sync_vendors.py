@@ -608,10 +608,12 @@ def test_a_paused_run_exits_5_and_the_next_reconciles_its_batch_cheaply(sandbox,
     workdir.edit_config(f"company_id: {sandbox.procore.company_id}",
                         f"company_id: {sandbox.procore.company_id}\n    max_rate_wait: 1")
     # Leave exactly the budget for the reads the run makes before its first write (the pacer
-    # keeps one request in reserve).
+    # keeps in reserve one request per request that may be in flight: the concurrency).
+    from mlconnector.systems.procore.settings import ProcoreSettings
+
     workdir.sync(dry_run=True)
     reads_before_writing = sandbox.procore.count("GET")
-    sandbox.procore.set_rate_limits(hourly=reads_before_writing + 1, spike=1000)
+    sandbox.procore.set_rate_limits(hourly=reads_before_writing + ProcoreSettings.concurrency, spike=1000)
     report = workdir.sync()
     assert report.exit_code == ExitCode.PAUSED == 5
     assert "rate budget is spent" in str(report.error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Protocol
 
@@ -77,25 +78,35 @@ class TokenProvider:
         self._sleep = sleep
         self._token: dict | None = None
         self.requests = 0
+        # Concurrent writers share one token: one of them renews it, the others wait for it.
+        self._lock = threading.RLock()
 
     def access_token(self) -> str:
         """A token that is valid for at least the renewal margin."""
-        token = self._token or self._cache.load()
-        if token and self._clock() < token["expires_at"] - renewal_margin(token.get("expires_in", 0)):
-            self._token = token
-            redact.register(token["access_token"])
-            return token["access_token"]
-        return self.renew()
+        with self._lock:
+            token = self._token or self._cache.load()
+            if token and self._clock() < token["expires_at"] - renewal_margin(token.get("expires_in", 0)):
+                self._token = token
+                redact.register(token["access_token"])
+                return token["access_token"]
+            return self.renew()
 
     def invalidate(self) -> None:
-        self._token = None
+        with self._lock:
+            self._token = None
 
-    def renew(self) -> str:
-        token = call_with_retries(self._request_token, system=self._system, what="token request", sleep=self._sleep)
-        redact.register(token["access_token"])
-        self._token = token
-        self._cache.save(token, token["expires_at"])
-        return token["access_token"]
+    def renew(self, *, rejected: str | None = None) -> str:
+        """A new token; with ``rejected`` (the token a 401 refused), the current one when another
+        request renewed it meanwhile."""
+        with self._lock:
+            if rejected is not None and self._token and self._token["access_token"] != rejected:
+                return self._token["access_token"]
+            token = call_with_retries(self._request_token, system=self._system, what="token request",
+                                      sleep=self._sleep)
+            redact.register(token["access_token"])
+            self._token = token
+            self._cache.save(token, token["expires_at"])
+            return token["access_token"]
 
     def _request_token(self) -> dict:
         self.requests += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -68,7 +69,10 @@ class ProcoreClient(SystemClient):
             clock=clock,
             sleep=sleep,
         )
-        self.pacer = RatePacer(system=self.system, max_wait=settings.max_rate_wait, clock=clock, sleep=sleep)
+        # With requests in flight at once, the reserve covers them all: none may spend the last.
+        self.pacer = RatePacer(system=self.system, max_wait=settings.max_rate_wait, clock=clock, sleep=sleep,
+                               reserve=settings.concurrency)
+        self._count_lock = threading.Lock()
         # Waits a server asks for up to max_rate_wait are honoured; longer ones pause the run.
         self._retry = replace(DEFAULT_RETRY, max_asked=max(DEFAULT_RETRY.max_asked, settings.max_rate_wait))
 
@@ -120,10 +124,11 @@ class ProcoreClient(SystemClient):
                         "Accept": "application/json",
                     },
                 )
-                if is_read:
-                    self.reads += 1
-                else:
-                    self.writes += 1
+                with self._count_lock:
+                    if is_read:
+                        self.reads += 1
+                    else:
+                        self.writes += 1
                 self.pacer.observe(response)
                 status = response.status_code
                 if status == 429:
@@ -134,8 +139,7 @@ class ProcoreClient(SystemClient):
                     continue
                 if status == 401 and not renewed:
                     renewed = True
-                    self.tokens.invalidate()
-                    self.tokens.renew()
+                    self.tokens.renew(rejected=token)
                     continue
                 if status >= 500 or status == 408:
                     asked = retry_after_seconds(response) or 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 
@@ -40,9 +41,15 @@ class RatePacer:
         self.reset_at: float | None = None
         self.waited = 0.0
         self.rate_limited = 0
+        # Concurrent requests share the window: one waits for the reset, the others queue behind it.
+        self._lock = threading.Lock()
 
     def before_request(self) -> None:
         """Wait for the window to reset when it is (nearly) spent."""
+        with self._lock:
+            self._before_request()
+
+    def _before_request(self) -> None:
         if self.remaining is None or self.reset_at is None or self.remaining > self.reserve:
             return
         now = self._clock()
@@ -55,10 +62,16 @@ class RatePacer:
     def observe(self, response: httpx.Response) -> None:
         headers = response.headers
         try:
-            self.remaining = int(headers["X-Rate-Limit-Remaining"])
-            self.reset_at = float(headers["X-Rate-Limit-Reset"])
+            remaining = int(headers["X-Rate-Limit-Remaining"])
+            reset_at = float(headers["X-Rate-Limit-Reset"])
         except (KeyError, ValueError):
-            pass
+            return
+        with self._lock:
+            # Answers to concurrent requests arrive out of order: within one window, the lowest
+            # count is the latest.
+            if self.reset_at == reset_at and self.remaining is not None:
+                remaining = min(remaining, self.remaining)
+            self.remaining, self.reset_at = remaining, reset_at
 
     def after_429(self, response: httpx.Response) -> None:
         """Sleep as a 429 asks: ``Retry-After`` if sent, else until the window resets."""

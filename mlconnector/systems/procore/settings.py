@@ -26,6 +26,8 @@ class ProcoreSettings:
     page_size: int = 100
     # How long a run may wait for Procore's rate window; past it, the run pauses (exit 5).
     max_rate_wait: float = 300.0
+    # Requests in flight at once where Procore has no batch endpoint (commitment line items).
+    concurrency: int = 4
 
 
 SETTINGS = ProcoreSettings
@@ -37,4 +39,5 @@ SCHEMA: dict[str, Field] = {
     "timeout": Field(float, 30.0, check=in_range(above=0)),
     "page_size": Field(int, 100, check=in_range(1, 1000)),
     "max_rate_wait": Field(float, 300.0, check=in_range(0)),
+    "concurrency": Field(int, 4, check=in_range(1, 16)),
 }
