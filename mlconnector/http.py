@@ -13,6 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -271,3 +272,16 @@ def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
     if len(text) > limit:
         text = text[:limit] + "…"
     return scrub(text) or "<empty body>"
+
+
+def in_parallel(workers: int, items: list, work) -> None:
+    """``work(item)`` for every item, at most ``workers`` at a time; the first error is raised
+    once all have finished (none is abandoned half-way)."""
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="mlconnector") as pool:
+        futures = [pool.submit(work, item) for item in items]
+    for future in futures:
+        future.result()

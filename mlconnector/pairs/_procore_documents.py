@@ -12,12 +12,12 @@ line changes on a closed commitment.
 from __future__ import annotations
 
 from abc import abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from mlconnector.engine.stream import Mapped, Match, Target, Write, WriteResult
 from mlconnector.errors import RemoteError
+from mlconnector.http import in_parallel
 from mlconnector.pairs._procore_projects import ProjectDirectory
 from mlconnector.systems.procore import ProcoreClient
 from mlconnector.systems.procore import readers, writers
@@ -246,19 +246,6 @@ class ProjectDocumentTarget(Target):
 
     def describe(self, target_id: str) -> str:
         return f"{self.noun} {target_id}"
-
-
-def in_parallel(workers: int, items: list, work) -> None:
-    """``work(item)`` for every item, at most ``workers`` at a time; the first error is raised
-    once all have finished (none is abandoned half-way)."""
-    if workers <= 1 or len(items) <= 1:
-        for item in items:
-            work(item)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="mlconnector") as pool:
-        futures = [pool.submit(work, item) for item in items]
-    for future in futures:
-        future.result()
 
 
 def _number(value) -> Decimal | None:

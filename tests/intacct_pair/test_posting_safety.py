@@ -118,3 +118,20 @@ def test_a_value_intacct_lacks_is_named_and_nothing_is_posted(work) -> None:
         reasons = [q.reason for q in state.quarantined() if q.stream == "commitments"]
     assert any("Intacct has no active location HQ" in r for r in reasons), reasons
     assert sandbox.intacct.bills() == []
+
+
+def test_bills_posted_concurrently_land_once_each_with_one_session(work) -> None:
+    sandbox = work.sandbox
+    text = work.config_path.read_text(encoding="utf-8")
+    work.config_path.write_text(text.replace(f"user_id: {sandbox.intacct.user_id}",
+                                             f"user_id: {sandbox.intacct.user_id}\n    concurrency: 3", 1),
+                                encoding="utf-8")
+    report = work.sync()
+    assert report.error is None, report.error
+    bills = sandbox.intacct.bills()
+    expected = (sandbox.seed_summary["commitments"] - 2 + sandbox.seed_summary["requisitions_approved"]
+                + sandbox.seed_summary["payment_applications"])
+    assert sorted(b["RECORDID"] for b in bills) == sorted(set(b["RECORDID"] for b in bills))
+    assert len(bills) == expected
+    assert sandbox.intacct.sessions_created == 1
+    assert {a for c in counts(work.sync()).values() for a in c} <= {"skip", "quarantine"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -181,6 +182,8 @@ class IntacctClient(SystemClient):
         self._clock = clock
         self._session: Session | None = None
         self.sessions_opened = 0
+        # Bills may be posted from several threads (``concurrency``): one session, one sign-in.
+        self._lock = threading.RLock()
         self._http = build_client(
             timeout=settings.timeout,
             ca_bundle=settings.ca_bundle,
@@ -205,8 +208,10 @@ class IntacctClient(SystemClient):
         except _SessionRefused:
             # Expired early, or ended by an administrator: sign in again once, then give up.
             log.info("%s: the session was refused; signing in again", self.system)
-            self._session = None
-            session = self._current_session()
+            with self._lock:
+                if self._session is session:  # not renewed meanwhile by another thread
+                    self._session = None
+                session = self._current_session()
             try:
                 return self._run(session, function_element, controlid=controlid, write=write, what=what)
             except _SessionRefused as again:
@@ -220,9 +225,10 @@ class IntacctClient(SystemClient):
     # -- sessions ---------------------------------------------------------------------------
 
     def _current_session(self) -> Session:
-        if self._session is None or self._session.expiring(self._clock()):
-            self._session = self._open_session()
-        return self._session
+        with self._lock:
+            if self._session is None or self._session.expiring(self._clock()):
+                self._session = self._open_session()
+            return self._session
 
     def _open_session(self) -> Session:
         """Sign in and ask for an API session, alone in its request (as Intacct asks)."""
@@ -304,10 +310,11 @@ class IntacctClient(SystemClient):
         """POST with retries; the parsed answer (any HTTP status that carried gateway XML)."""
 
         def attempt() -> etree._Element:
-            if write:
-                self.writes += 1
-            else:
-                self.reads += 1
+            with self._lock:
+                if write:
+                    self.writes += 1
+                else:
+                    self.reads += 1
             response = self._http.post(url, content=body)
             status = response.status_code
             if status == 524:

@@ -39,6 +39,9 @@ class IntacctSettings:
     ca_bundle: Path | None = None
     timeout: float = 120.0
     page_size: int = MAX_PAGE_SIZE
+    # Bills posted at once. Intacct's standard level of service runs one API transaction job per
+    # company at a time (intacct_sage100.md §10, DEV-FAQ): raise it only on a higher tier.
+    concurrency: int = 1
 
 
 def _non_empty(value: str, ctx: CheckContext) -> str:
@@ -65,4 +68,5 @@ SCHEMA: dict[str, Field] = {
     "ca_bundle": Field(str, None, nullable=True, check=existing_file),
     "timeout": Field(float, 120.0, check=in_range(above=0)),
     "page_size": Field(int, MAX_PAGE_SIZE, check=in_range(1, MAX_PAGE_SIZE)),
+    "concurrency": Field(int, 1, check=in_range(1, 8)),
 }
