@@ -869,6 +869,8 @@ class ProcoreSimulator(SimulatorServer):
         return _sync_answer(body.get("updates"), self._sync_one, _public)
 
     def _sync_one(self, item: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+        if item.get("id") is None and item.get("origin_id") not in (None, ""):
+            return self._write(self._by_origin_id(str(item["origin_id"])), item)  # the index, not a scan
         vendor, problems = _match(self._vendors, item)
         return (None, problems) if problems else self._write(vendor, item)
 

@@ -658,7 +658,11 @@ def _seed_purchase_orders(rng: random.Random, sage300: Sage300Simulator, procore
 def _many_trades(rng: random.Random, vendors: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """``count`` random vendors, as many trades as possible: one of each trade before a second one."""
     shuffled = rng.sample(vendors, len(vendors))
-    nth_of_trade = [sum(w["GroupCode"] == v["GroupCode"] for w in shuffled[:k]) for k, v in enumerate(shuffled)]
+    seen: dict[str, int] = {}  # trade -> vendors of it so far (a count, not a rescan: 50,000 vendors)
+    nth_of_trade = []
+    for v in shuffled:
+        nth_of_trade.append(seen.get(v["GroupCode"], 0))
+        seen[v["GroupCode"]] = nth_of_trade[-1] + 1
     return [v for _, _, v in sorted(zip(nth_of_trade, range(len(shuffled)), shuffled, strict=True),
                                     key=lambda ranked: ranked[:2])][:count]
 
