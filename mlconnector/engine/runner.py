@@ -117,8 +117,7 @@ class LinkView:
             self.state.delete_link(self.pair, self.stream, link.target_id if self.reverse else key)
 
     def target_ids(self) -> set[str]:
-        links = self.state.links(self.pair, self.stream)
-        return {link.source_key if self.reverse else link.target_id for link in links}
+        return self.state.linked_ids(self.pair, self.stream, side="source" if self.reverse else "target")
 
 
 class StreamPass:
