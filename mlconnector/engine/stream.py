@@ -140,6 +140,7 @@ class Target(ABC):
     def expect_matches(self, count: int) -> None:
         """``count`` unlinked records are about to be matched (one source page's worth): a target
         that can look records up one by one or list everything once may choose now."""
+        return None
 
     def check(self, source_key: str, mapped: Mapped) -> str | None:
         """What would stop this record's write (a cost code Procore lacks), found by reading only;

@@ -56,7 +56,7 @@ def seed(intacct: IntacctSimulator, procore: ProcoreSimulator, *, vendors: int =
     intacct.add_record("LOCATION", LOCATIONID="HQ", NAME="Headquarters")
     for _, name, project_id in PROJECTS:
         intacct.add_record("PROJECT", PROJECTID=project_id, NAME=name)
-        for code, code_name, task in COST_CODES:
+        for _code, code_name, task in COST_CODES:
             intacct.add_record("TASK", TASKID=task, NAME=code_name, PROJECTID=project_id)
             for type_code, type_name, _ in LINE_ITEM_TYPES:
                 intacct.add_record("COSTTYPE", COSTTYPEID=type_code, NAME=type_name, PROJECTID=project_id, TASKID=task)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from mlconnector.sandbox._server import Fault
 
 ALL_STREAMS = ("vendors", "purchase_orders")

@@ -9,13 +9,15 @@ the pair's mapping tables (``mappings import``):
 
     bill field    commitment                      subcontractor invoice           payment application
     RECORDID      PROCORE-CO-<id>                 PROCORE-SI-<id>                 PROCORE-PA-<id>
-    VENDORID      the commitment's vendor (its origin_id names the Intacct vendor, else its link)
-    WHENCREATED   contract_date, else created_at  billing_date, else period end   billing_date
+    VENDORID      the commitment's vendor (its origin_id names the Intacct     the vendor_id option
+                  vendor, else its link)
+    WHENCREATED   contract_date, else created_at  billing_date, else period end   billing_date, else period end
     WHENDUE       WHENCREATED + due_days (option, default 30)
     DOCNUMBER     number                          invoice_number, else number     invoice_number, else number
-    DESCRIPTION   "Procore commitment <number>: <title>" (at most 1,000 characters)
-    lines         line items: amount              items: work completed + stored this period
-    line coding   cost code full_code + cost type (line item type code) -> glaccounts row
+    DESCRIPTION   "Procore <document> <number>: <title>" (at most 1,000 characters)
+    lines         line items: amount              items: work completed + stored this period (both)
+    line coding   cost code full_code + cost type (line item type code;  -> glaccounts row
+                  payment application lines have none)
 
 A line whose cost code has no glaccounts row, a project with no intacct_projects row, or a vendor
 not linked to Intacct is a mapping problem named in quarantine; a value the mapping gives but
