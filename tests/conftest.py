@@ -256,12 +256,23 @@ def assert_nothing_leaked(run_cli, workdir):
     def check(sandbox) -> None:
         secrets = _sandbox_secrets(sandbox)
         assert len(secrets) >= 4
-        for result in run_cli.results:
-            for secret in secrets:
-                assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
-                assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
-        state_bytes = b"".join(p.read_bytes() for p in workdir.path.iterdir() if p.name.startswith("state.db"))
-        for secret in secrets:
-            assert secret.encode() not in state_bytes, "a secret is in the state file in clear"
+        _assert_no_secret(secrets, run_cli.results, workdir.path)
 
     return check
+
+
+@pytest.fixture
+def assert_no_secret():
+    """``assert_no_secret(secrets, results, state_dir)``, for a test with its own sandbox."""
+    return _assert_no_secret
+
+
+def _assert_no_secret(secrets: list[str], results, state_dir: Path) -> None:
+    """No secret in any CLI output (``results``), nor in clear in the state files of ``state_dir``."""
+    for result in results:
+        for secret in secrets:
+            assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
+            assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
+    state_bytes = b"".join(p.read_bytes() for p in state_dir.iterdir() if p.name.startswith("state.db"))
+    for secret in secrets:
+        assert secret.encode() not in state_bytes, "a secret is in the state file in clear"

@@ -57,21 +57,14 @@ def sandbox_secrets(sandbox: Sandbox) -> list[str]:
 
 
 @pytest.fixture
-def cli(run_cli, cli_work: IntacctWork, intacct_sandbox: Sandbox) -> Iterator:
+def cli(run_cli, cli_work: IntacctWork, intacct_sandbox: Sandbox, assert_no_secret) -> Iterator:
     """run_cli in the work directory (./mlconnector.yaml is found); afterwards, no secret in any
-    output of the test nor in clear in the state file (the pattern of tests/conftest.py's
-    ``assert_nothing_leaked``, with the Intacct secrets)."""
+    output of the test nor in clear in the state file (with the Intacct secrets)."""
     run_cli.cwd = cli_work.path
     yield run_cli
     secrets = sandbox_secrets(intacct_sandbox)
     assert len(secrets) >= 5
-    for result in run_cli.results:
-        for secret in secrets:
-            assert secret not in result.stdout, f"a secret leaked to stdout:\n{result.stdout}"
-            assert secret not in result.stderr, f"a secret leaked to stderr:\n{result.stderr}"
-    state_bytes = b"".join(p.read_bytes() for p in cli_work.path.iterdir() if p.name.startswith("state.db"))
-    for secret in secrets:
-        assert secret.encode() not in state_bytes, "a secret is in the state file in clear"
+    assert_no_secret(secrets, run_cli.results, cli_work.path)
 
 
 def import_mappings(cli, *names: str) -> None:
