@@ -17,6 +17,7 @@ import importlib
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,11 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from mlconnector._schema import CheckContext, Field, Invalid
+from mlconnector import redact
+from mlconnector._schema import CheckContext, Field, Invalid, is_loopback
 from mlconnector.errors import ConfigError, UsageError
+from mlconnector.notify import settings as notify_settings
+from mlconnector.notify.settings import EmailSettings, NotifySettings, WebhookSettings
 from mlconnector.pairs import STREAM_OPTIONS, stream_options
 from mlconnector.secrets import env_var_name
 
@@ -93,6 +97,7 @@ class Config:
     systems: dict[str, Any]  # name -> the kind's settings dataclass
     pairs: dict[str, PairConfig]
     warnings: list[str] = field(default_factory=list)
+    notify: NotifySettings | None = None  # the optional `notify:` section (failure notices)
 
     def system(self, name: str) -> Any:
         """The settings of system ``name``; UsageError naming the known systems otherwise."""
@@ -107,7 +112,16 @@ class Config:
         return self.pairs[name]
 
     def credential_fields(self, system: str) -> tuple[str, ...]:
-        """The secrets system ``system`` needs (what `credentials set` prompts for)."""
+        """The secrets system ``system`` needs (what `credentials set` prompts for). ``notify``
+        names the failure notices' own secret (the SMTP password) when `notify:` is configured."""
+        if system == notify_settings.CREDENTIAL_SYSTEM and self.notify is not None:
+            if not self.notify.credential_fields:
+                raise UsageError(
+                    f"the notices in {self.path} need no secret: notify.email.username is not set "
+                    "(the SMTP server is used without logging in)",
+                    hint="Set notify.email.username to log in; the password is then stored with "
+                    "`mlconnector credentials set notify`.")
+            return self.notify.credential_fields
         return KINDS[self.system(system).kind].credential_fields
 
 
@@ -172,7 +186,7 @@ _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE, _FALSE = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
-_TOP_KEYS = ("state", "systems", "pairs")
+_TOP_KEYS = ("state", "systems", "pairs", "notify")
 _PAIR_KEYS = ("source", "target", "streams")
 
 Entries = dict[str, tuple[yaml.ScalarNode, yaml.Node]]
@@ -229,7 +243,8 @@ class _Loader:
                              hint="config.example.yaml shows a complete file.")
         systems = self.systems(*top["systems"])
         pairs = self.pairs(*top["pairs"], systems) if "pairs" in top else {}
-        return Config(self.path, state_path, systems, pairs, self.warnings)
+        notify = self.notify(*top["notify"], top["systems"][1]) if "notify" in top else None
+        return Config(self.path, state_path, systems, pairs, self.warnings, notify)
 
     def compose(self) -> yaml.Node | None:
         try:
@@ -503,6 +518,83 @@ class _Loader:
             enabled = values.pop("enabled")
             streams[name] = StreamConfig(name, enabled, values)
         return streams
+
+    def notify(self, key_node: yaml.ScalarNode, node: yaml.Node, systems_node: yaml.Node) -> NotifySettings:
+        line = key_node.start_mark.line + 1
+        entries = self.mapping(node, "notify", line, "a mapping with webhook and/or email")
+        self.reject_unknown(entries, ("webhook", "email"), "notify")
+        if not entries:
+            raise self.error("define webhook, email or both (or remove `notify:`)", node, "notify")
+        # The notices' credentials are stored under the name `notify` (MLCONNECTOR_NOTIFY_*):
+        # a system may not share it.
+        reserved = env_var_name(notify_settings.CREDENTIAL_SYSTEM, "x")
+        for k, _ in systems_node.value:
+            if env_var_name(k.value, "x") == reserved:
+                raise self.error(f"a system may not be named {k.value!r} when `notify:` is configured: the "
+                                 "notices keep their credentials under that name", k, f"systems.{k.value}",
+                                 hint="Rename the system.")
+        webhook = self.webhook(*entries["webhook"]) if "webhook" in entries else None
+        email = self.email(*entries["email"]) if "email" in entries else None
+        return NotifySettings(webhook=webhook, email=email)
+
+    def webhook(self, k: yaml.ScalarNode, node: yaml.Node) -> WebhookSettings:
+        key, line = "notify.webhook", k.start_mark.line + 1
+        entries = self.mapping(node, key, line, "a mapping with the webhook's url")
+        schema = notify_settings.WEBHOOK_SCHEMA
+        self.reject_unknown(entries, list(schema), key)
+        values = {f: self.get(entries, f, spec, f"{key}.{f}", line) for f, spec in schema.items()}
+        # The URL carries the webhook's token: scrubbed from every log line and message from now on.
+        redact.register(values["url"])
+        parts = urllib.parse.urlsplit(values["url"])
+        # Its parts too, as they show up alone (a path in a proxy's error page, a Teams `sig=`);
+        # short ones like /hook or 1.0 are words, not secrets.
+        query_values = [v for _, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+        for part in (parts.path + ("?" + parts.query if parts.query else ""), parts.path, parts.query, *query_values):
+            if len(part) >= 16:
+                redact.register(part)
+        return WebhookSettings(**values)
+
+    def email(self, k: yaml.ScalarNode, node: yaml.Node) -> EmailSettings:
+        key, line = "notify.email", k.start_mark.line + 1
+        entries = self.mapping(node, key, line, "a mapping with host, from and to")
+        for name in ("password", "smtp_password"):
+            if name in entries:
+                raise self.error(f"'{name}' is a credential and is never read from this file", entries[name][0],
+                                 f"{key}.{name}",
+                                 hint="Store it with `mlconnector credentials set notify` or set "
+                                      f"{env_var_name(notify_settings.CREDENTIAL_SYSTEM, 'smtp_password')} in "
+                                      "the environment.")
+        self.reject_unknown(entries, notify_settings.EMAIL_KEYS, key)
+        values = {f: self.get(entries, f, spec, f"{key}.{f}", line)
+                  for f, spec in notify_settings.EMAIL_SCHEMA.items()}
+        if values["security"] == "none" and not is_loopback(values["host"]):
+            raise self.error("security: none sends mail (and any password) in clear text; it is allowed only "
+                             "to a loopback host such as 127.0.0.1 (a local relay)",
+                             entries["security"][1], f"{key}.security",
+                             hint="Use starttls (port 587) or ssl (port 465).")
+        if values["port"] is None:
+            values["port"] = notify_settings.DEFAULT_PORTS[values["security"]]
+        values["sender"] = values.pop("from")
+        values["to"] = self.addresses(entries, f"{key}.to", line)
+        return EmailSettings(**values)
+
+    def addresses(self, entries: Entries, key: str, line: int) -> tuple[str, ...]:
+        """`to`: one address, or a list of them."""
+        if "to" not in entries:
+            raise self.error("missing required key 'to'", line, key, hint="One address, or a list: [a@example.com, "
+                             "b@example.com].")
+        node = entries["to"][1]
+        spec = Field(str, check=notify_settings.address)
+        if isinstance(node, yaml.SequenceNode):
+            if not node.value:
+                raise self.error("the list is empty; name at least one address", node, key)
+            found: list[str] = []
+            for i, item in enumerate(node.value):
+                value = self.get({"to": (entries["to"][0], item)}, "to", spec, f"{key}[{i}]", line)
+                if value not in found:
+                    found.append(value)
+            return tuple(found)
+        return (self.get(entries, "to", spec, key, line),)
 
 
 def _kind_of(node: yaml.Node) -> str:

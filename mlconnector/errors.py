@@ -165,8 +165,9 @@ class LockBusy(MlconnectorError):
         super().__init__(
             f"pair {pair} is being synced by process {holder.pid} on {holder.host} "
             f"since {holder.started_at} (last heartbeat {holder.heartbeat_at})",
-            hint="Wait for it to finish. If that process is gone, the lock is taken over "
-            "automatically once it is stale; `--force` takes over a stale lock at once.",
+            hint="Wait for it to finish. A lock of a process that has ended on this machine is taken over "
+            "at once; one from another host once its heartbeat is 10 minutes old, or with `--force` once it "
+            "is a minute old.",
         )
         self.pair, self.holder = pair, holder
 

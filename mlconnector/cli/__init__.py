@@ -7,15 +7,15 @@ errors here, once: a message on stderr (secrets scrubbed) and the exit code of t
 from __future__ import annotations
 
 import logging
-import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
 
-from mlconnector import __version__
+from mlconnector import __version__, logs
 from mlconnector.cli import _output
 from mlconnector.errors import ExitCode, MlconnectorError
-from mlconnector.redact import RedactingFilter, scrub
+from mlconnector.redact import scrub
 
 
 class _Group(TyperGroup):
@@ -26,15 +26,16 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except MlconnectorError as exc:
             _output.error(str(exc))
+            logs.log_error(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
         except (typer.Exit, typer.TyperException, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # a bug: say so plainly, without a traceback full of locals
             logging.getLogger("mlconnector").debug("internal error", exc_info=True)
-            _output.error(
-                f"internal error: {type(exc).__name__}: {scrub(str(exc))}\n"
-                "Please report it with the output of the same command run with --log-level debug."
-            )
+            message = f"internal error: {type(exc).__name__}: {scrub(str(exc))}"
+            _output.error(message + "\nPlease report it with the output of the same command run with "
+                          "--log-level debug.")
+            logs.log_error(message)
             raise typer.Exit(int(ExitCode.FATAL)) from None
 
 
@@ -64,44 +65,37 @@ def _root(
         help="The YAML pipeline file. Default: ./mlconnector.yaml.",
     ),
     log_level: str = typer.Option(
-        "warning", "--log-level", help="error, warning, info or debug (secrets are always scrubbed).",
-        case_sensitive=False,
+        "warning", "--log-level", envvar="MLCONNECTOR_LOG_LEVEL",
+        help="error, warning, info or debug, on stderr (secrets are always scrubbed).",
+    ),
+    log_file: Path = typer.Option(
+        None, "--log-file", envvar="MLCONNECTOR_LOG_FILE", dir_okay=False,
+        help="Also log to this file (info and above; rotated at 10 MB, 5 kept). For scheduled runs.",
+    ),
+    log_format: str = typer.Option(
+        "text", "--log-format", envvar="MLCONNECTOR_LOG_FORMAT", help="text, or json: one object per line.",
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    ctx.obj = {"config": config}
-    _setup_logging(log_level)
-
-
-def _setup_logging(level_name: str) -> None:
-    level = getattr(logging, level_name.upper(), None)
-    if not isinstance(level, int):
-        raise typer.BadParameter(f"unknown level {level_name!r}; use error, warning, info or debug")
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_mlconnector", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._mlconnector = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
-    root.setLevel(level)
-    # httpcore's debug log prints whole headers (Authorization included): never let it through.
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    ctx.obj = {"config": config, "log_file": log_file}
+    try:
+        logs.setup(log_level.lower(), log_file=log_file, fmt=log_format.lower())
+    except MlconnectorError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _register() -> None:
-    from mlconnector.cli import audit, credentials, demo, mappings, ping, quarantine, replay, status, sync
+    from mlconnector.cli import (audit, credentials, demo, doctor, mappings, ping, quarantine, replay, schedule,
+                                 selfcheck, status, sync)
     from mlconnector.cli import state as state_cmd
 
-    for module in (ping, sync, replay, status, audit, demo):
+    for module in (ping, sync, replay, status, audit, demo, doctor, selfcheck):
         module.register(app)
     app.add_typer(credentials.app, name="credentials")
     app.add_typer(mappings.app, name="mappings")
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(state_cmd.app, name="state")
+    app.add_typer(schedule.app, name="schedule")
 
 
 _register()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from mlconnector.cli import _common, _output
+from mlconnector.errors import MlconnectorError
 
 ACTIONS = ("create", "update", "link", "skip", "quarantine")
 
@@ -15,17 +18,47 @@ def sync(
     stream: list[str] = typer.Option(None, "--stream", "-s", help="Only this stream (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show planned creates/updates/links/skips; write nothing."),
     full: bool = typer.Option(False, "--full", help="Ignore the watermark and read every source record."),
-    force: bool = typer.Option(False, "--force", help="Take over a stale lock without waiting for it to expire."),
+    force: bool = typer.Option(False, "--force",
+                               help="Take over another host's lock once its heartbeat is a minute old (not 10)."),
 ) -> None:
-    """Run one pass of PAIR. Exit 0: all through or unchanged; 1: some quarantined; see README."""
+    """Run one pass of PAIR. Exit 0: all through or unchanged; 1: some quarantined; see README.
+
+    With --log-file, each run leaves one summary line there (counts by action, duration, exit
+    code); with a `notify:` section, a new problem is sent to the webhook and/or by e-mail.
+    """
+    from mlconnector import logs
     from mlconnector.engine.sync import sync_pair
 
-    config = _common.load(ctx)
-    with _output.Progress(f"sync {pair}") as progress:
-        report = sync_pair(config, pair, streams=stream or None, dry_run=dry_run, full=full, force=force,
-                           on_progress=progress.update)
+    started = time.monotonic()
+    report = config = None
+    try:
+        config = _common.load(ctx)
+        with _output.Progress(f"sync {pair}") as progress:
+            report = sync_pair(config, pair, streams=stream or None, dry_run=dry_run, full=full, force=force,
+                               on_progress=progress.update)
+    except MlconnectorError as exc:
+        logs.run_summary(command="sync", pair=pair, exit_code=int(exc.exit_code), dry_run=dry_run,
+                         seconds=time.monotonic() - started, error=str(exc))
+        # Raised before the run started (a missing secret, a busy lock): a problem to report too.
+        if config is not None and not dry_run:
+            _notices(config, pair, exit_code=int(exc.exit_code), run_id=None, error=exc)
+        raise
     render(report)
+    logs.run_summary(command="sync", pair=pair, exit_code=int(report.exit_code), run_id=report.run_id,
+                     counts={**dict.fromkeys(ACTIONS, 0), **report.totals()},
+                     dry_run=dry_run, seconds=time.monotonic() - started,
+                     error=str(report.error) if report.error is not None else None)
+    if not dry_run:
+        _notices(config, pair, exit_code=int(report.exit_code), run_id=report.run_id, error=report.error)
     raise typer.Exit(int(report.exit_code))
+
+
+def _notices(config, pair: str, **outcome) -> None:
+    """Failure notices (`notify:`): sent only for a new problem; never change the exit code."""
+    from mlconnector.notify import notify_run
+
+    for line in notify_run(config, pair, **outcome):
+        _output.info(f"notice {line}")
 
 
 def render(report) -> None:

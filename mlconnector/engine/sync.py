@@ -123,6 +123,8 @@ def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dic
         target = stack.enter_context(open_client(config, pair.target, state=state))
         if not dry_run:
             report.run_id = state.start_run(pair_name, streams=streams)
+        log.info("%s: %s started (streams: %s)", pair_name,
+                 f"run {report.run_id}" if report.run_id else "dry run", ", ".join(streams))
         report.exit_code = ExitCode.FATAL  # until the streams are through
         passes: dict[str, StreamPass] = {}
         for stream in build_streams(pair, source, target, mappings=lambda kind: state.mappings_of(pair_name, kind)):
@@ -149,6 +151,9 @@ def _run(config: Config, pair_name: str, streams: list[str], body: Callable[[dic
             report.streams = [p.report for name, p in passes.items()
                               if name in streams or p.stream.config_name in streams or p.report.counts.by_action]
             report.seconds = time.monotonic() - started
+            for stream_report in report.streams:
+                log.info("%s/%s: %s", pair_name, stream_report.name,
+                         ", ".join(f"{a}={n}" for a, n in sorted(stream_report.counts.by_action.items())) or "nothing")
             report.requests = {pair.source: _requests(source), pair.target: _requests(target)}
             if report.run_id is not None:
                 state.finish_run(report.run_id, status=report.status, exit_code=int(report.exit_code),

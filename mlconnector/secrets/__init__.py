@@ -4,7 +4,8 @@ For every (system, field) the chain asks, in order:
 
 1. ``env``     the environment variable ``MLCONNECTOR_<SYSTEM>_<FIELD>`` (CI, containers, cron);
 2. ``keyring`` the OS keyring, service ``mlconnector``, user name ``<system>/<field>``;
-3. ``file``    an encrypted file for headless Linux, opened with ``MLCONNECTOR_PASSPHRASE``
+3. ``file``    an encrypted file for headless Linux, opened with ``MLCONNECTOR_PASSPHRASE`` (or the
+               first line of the file named by ``MLCONNECTOR_PASSPHRASE_FILE``)
                (path ``MLCONNECTOR_CREDENTIALS_FILE`` or ``<user config dir>/mlconnector/credentials.enc``).
 
 A backend that cannot be used (no keyring daemon, no passphrase) is skipped with a reason that
@@ -22,12 +23,13 @@ from typing import Literal, Protocol
 from mlconnector import redact
 from mlconnector.errors import CredentialError, UsageError
 from mlconnector.secrets._env import EnvBackend, env_var_name
-from mlconnector.secrets._file import FILE_ENV, PASSPHRASE_ENV, FileBackend
+from mlconnector.secrets._file import FILE_ENV, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileBackend
 from mlconnector.secrets._keyring import SERVICE, KeyringBackend, KeyringUnavailable
 
 __all__ = [
     "FILE_ENV",
     "PASSPHRASE_ENV",
+    "PASSPHRASE_FILE_ENV",
     "SERVICE",
     "Backend",
     "BackendStatus",

@@ -33,6 +33,9 @@ from mlconnector.errors import CredentialError
 
 FILE_ENV = "MLCONNECTOR_CREDENTIALS_FILE"
 PASSPHRASE_ENV = "MLCONNECTOR_PASSPHRASE"
+# For cron and services: a file only the account can read holds the passphrase, so it appears in
+# no crontab, task definition or process environment listing.
+PASSPHRASE_FILE_ENV = "MLCONNECTOR_PASSPHRASE_FILE"
 
 _FORMAT = "mlconnector-credentials"
 _VERSION = 1
@@ -77,14 +80,20 @@ class FileBackend:
 
     def __init__(self, path: str | Path | None = None, passphrase: str | None = None) -> None:
         self.path = Path(path or os.environ.get(FILE_ENV) or default_path()).expanduser()
-        passphrase = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
+        self._passphrase_problem: str | None = None
+        if passphrase is None:
+            passphrase = os.environ.get(PASSPHRASE_ENV)
+        if not passphrase and os.environ.get(PASSPHRASE_FILE_ENV):
+            passphrase, self._passphrase_problem = _read_passphrase_file(Path(os.environ[PASSPHRASE_FILE_ENV]))
         self.passphrase = unicodedata.normalize("NFC", passphrase) if passphrase else None
         redact.register(self.passphrase)
         self._keys: dict[tuple[bytes, int, int, int], bytes] = {}  # scrypt is slow on purpose
 
     def available(self) -> tuple[bool, str]:
+        if self._passphrase_problem:
+            return False, self._passphrase_problem
         if not self.passphrase:
-            return False, f"{PASSPHRASE_ENV} is not set"
+            return False, f"{PASSPHRASE_ENV} (or {PASSPHRASE_FILE_ENV}) is not set"
         if not self.path.exists():
             return True, f"{self.path} (not created yet)"
         return True, str(self.path)
@@ -113,9 +122,12 @@ class FileBackend:
     # --- reading ------------------------------------------------------------------------------
 
     def _require_passphrase(self) -> str:
+        if self._passphrase_problem:
+            raise CredentialError(f"the encrypted credentials file cannot be opened: {self._passphrase_problem}")
         if not self.passphrase:
             raise CredentialError(
-                f"the encrypted credentials file needs a passphrase: set {PASSPHRASE_ENV}",
+                f"the encrypted credentials file needs a passphrase: set {PASSPHRASE_ENV} "
+                f"or {PASSPHRASE_FILE_ENV}",
             )
         return self.passphrase
 
@@ -198,6 +210,23 @@ class FileBackend:
             _write_atomically(self.path, json.dumps(envelope, indent=1).encode() + b"\n")
         except OSError as e:
             raise CredentialError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+
+def _read_passphrase_file(path: Path) -> tuple[str | None, str | None]:
+    """The passphrase on the file's first line, or why it cannot be used (never the content)."""
+    path = path.expanduser()
+    try:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            return None, f"{PASSPHRASE_FILE_ENV} {path} can be read by other users; chmod 600 it"
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, f"cannot read {PASSPHRASE_FILE_ENV} {path}: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return None, f"{PASSPHRASE_FILE_ENV} {path} is not UTF-8 text"
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first:
+        return None, f"{PASSPHRASE_FILE_ENV} {path} is empty"
+    return first, None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

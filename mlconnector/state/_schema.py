@@ -134,6 +134,23 @@ CREATE TABLE locks (
 );
 """
 
+# Which problems of a pair a failure notice has told whom about (mlconnector.notify), per channel,
+# so a problem is sent once, not after every run. A quarantine row is forgotten when its record
+# leaves quarantine; failure rows when the pair runs without failing again.
+_V2_NOTICES = """
+CREATE TABLE notices (
+    pair     TEXT NOT NULL,
+    channel  TEXT NOT NULL,                         -- webhook | email
+    kind     TEXT NOT NULL CHECK (kind IN ('failure', 'quarantine')),
+    stream   TEXT NOT NULL DEFAULT '',              -- quarantine: the record's stream
+    key      TEXT NOT NULL,                         -- failure: the problem's fingerprint; quarantine: source key
+    summary  TEXT,                                  -- failure: what the notice said (scrubbed)
+    run_id   INTEGER,
+    sent_at  TEXT NOT NULL,
+    PRIMARY KEY (pair, channel, kind, stream, key)
+) WITHOUT ROWID;
+"""
+
 Step = Union[str, Callable[[sqlite3.Connection], None]]
 
 
@@ -146,12 +163,13 @@ class Migration:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _V1_INITIAL),
+    Migration(2, "notices", _V2_NOTICES),
 ]
 
 LATEST = MIGRATIONS[-1].version
 
 TABLES = (
-    "runs", "watermarks", "links", "audit", "quarantine", "pending", "mappings", "tokens", "locks",
+    "runs", "watermarks", "links", "audit", "quarantine", "pending", "mappings", "tokens", "locks", "notices",
 )
 
 

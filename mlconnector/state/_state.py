@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlconnector.errors import FatalError, LockBusy, LockHolder, UsageError
 from mlconnector.redact import scrub, scrub_obj
@@ -190,6 +190,19 @@ def open_state(path: str | os.PathLike[str], *, readonly: bool = False) -> State
         raise
 
 
+class NoticeRow(NamedTuple):
+    """One problem a failure notice has told a channel about (see :mod:`mlconnector.notify`)."""
+
+    pair: str
+    channel: str
+    kind: str  # 'failure' or 'quarantine'
+    stream: str  # quarantine: the record's stream; '' for a failure
+    key: str  # failure: the problem's fingerprint; quarantine: the record's source key
+    summary: str | None
+    run_id: int | None
+    sent_at: str
+
+
 # --- row builders ------------------------------------------------------------------------------
 
 
@@ -315,6 +328,15 @@ class State:
     def schema_version(self) -> int:
         with self._mutex:
             return _schema.current_version(self._conn)
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's quick_check finds wrong with the file (empty when it is sound)."""
+        with self._mutex:
+            try:
+                rows = self._conn.execute("PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        return [r[0] for r in rows if r[0] != "ok"]
 
     def close(self) -> None:
         with self._mutex:
@@ -892,6 +914,19 @@ class State:
         row = self._row("SELECT * FROM locks WHERE pair = ?", (pair,))
         return None if row is None else _holder(row)
 
+    def lock_status(self, pair: str, *, stale_after: float = 600.0) -> tuple[LockHolder, str] | None:
+        """The lock row of ``pair`` and what it means now: 'running' (a live holder), 'gone' (its
+        process on this host ended: the next run takes it over), 'stale' (another host's holder
+        stopped its heartbeat), or None when no row is there."""
+        row = self._row("SELECT * FROM locks WHERE pair = ?", (pair,))
+        if row is None:
+            return None
+        if row["host"] == self._host:
+            meaning = "running" if holder_alive(row["pid"], row["proc_start"]) else "gone"
+        else:
+            meaning = "stale" if time.time() - parse_utc(row["heartbeat_at"]) > stale_after else "running"
+        return _holder(row), meaning
+
     def locks(self) -> dict[str, LockHolder]:
         """Every lock row, by pair (held, or left by a run that is gone)."""
         return {r["pair"]: _holder(r) for r in self._rows("SELECT * FROM locks ORDER BY pair")}
@@ -905,6 +940,46 @@ class State:
                 return None
             conn.execute("DELETE FROM locks WHERE pair = ?", (pair,))
             return _holder(row)
+
+    # -- failure notices --
+
+    def notices(self, pair: str, channel: str | None = None) -> list[NoticeRow]:
+        """What the notices of ``pair`` (to ``channel``, or every channel) have reported."""
+        where, params = self._where(pair=pair, channel=channel)
+        rows = self._rows(f"SELECT * FROM notices{where} ORDER BY channel, kind, stream, key", params)
+        return [NoticeRow(r["pair"], r["channel"], r["kind"], r["stream"], r["key"], r["summary"], r["run_id"],
+                          r["sent_at"]) for r in rows]
+
+    def record_notice(self, pair: str, channel: str, *, failures: Iterable[tuple[str, str]] = (),
+                      records: Iterable[tuple[str, str]] = (), recovered: bool = False,
+                      run_id: int | None = None) -> None:
+        """Remember what a notice sent to ``channel`` reported, in one transaction: ``failures``
+        as (fingerprint, summary), quarantined ``records`` as (stream, source key). ``recovered``
+        first forgets the pair's failures (the notice said the pair recovered)."""
+        now = utcnow()
+        with self._tx() as conn:
+            if recovered:
+                conn.execute("DELETE FROM notices WHERE pair = ? AND channel = ? AND kind = 'failure'",
+                             (pair, channel))
+            conn.executemany(
+                "INSERT INTO notices (pair, channel, kind, stream, key, summary, run_id, sent_at)"
+                " VALUES (?, ?, 'failure', '', ?, ?, ?, ?)"
+                " ON CONFLICT (pair, channel, kind, stream, key) DO UPDATE SET"
+                " summary = excluded.summary, run_id = excluded.run_id, sent_at = excluded.sent_at",
+                [(pair, channel, key, scrub(summary), run_id, now) for key, summary in failures])
+            conn.executemany(
+                "INSERT INTO notices (pair, channel, kind, stream, key, summary, run_id, sent_at)"
+                " VALUES (?, ?, 'quarantine', ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
+                [(pair, channel, stream, str(key), run_id, now) for stream, key in records])
+
+    def forget_released_notices(self, pair: str) -> int:
+        """Forget the reported quarantine records of ``pair`` that are no longer in quarantine, so
+        a record that comes back is reported again. Returns how many were forgotten."""
+        with self._tx() as conn:
+            return conn.execute(
+                "DELETE FROM notices WHERE pair = ? AND kind = 'quarantine' AND NOT EXISTS ("
+                " SELECT 1 FROM quarantine q WHERE q.pair = notices.pair AND q.stream = notices.stream"
+                " AND q.source_key = notices.key)", (pair,)).rowcount
 
     # -- status --
 

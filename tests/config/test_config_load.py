@@ -248,7 +248,11 @@ def test_example_file_loads() -> None:
 
 def test_example_file_documents_every_key() -> None:
     doc = yaml.safe_load((REPO / "config.example.yaml").read_text())
-    assert set(doc) == {"state", "systems", "pairs"}
+    assert set(doc) == {"state", "systems", "pairs", "notify"}
+    from mlconnector.notify.settings import EMAIL_KEYS, WEBHOOK_SCHEMA
+
+    assert set(doc["notify"]["webhook"]) == set(WEBHOOK_SCHEMA)
+    assert set(doc["notify"]["email"]) == set(EMAIL_KEYS)
     kinds_shown = set()
     for system in doc["systems"].values():
         kinds_shown.add(system["kind"])

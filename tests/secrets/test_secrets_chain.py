@@ -73,7 +73,7 @@ def test_missing_credential_message(credentials_file) -> None:
     assert "MLCONNECTOR_SAGE300_PASSWORD" in text
     assert "mlconnector credentials set sage300" in text
     assert "keyring.backends.fail.Keyring" in text  # why the keyring was skipped
-    assert f"encrypted file {credentials_file}: unavailable: MLCONNECTOR_PASSPHRASE is not set" in text
+    assert f"encrypted file {credentials_file}: unavailable: MLCONNECTOR_PASSPHRASE (or MLCONNECTOR_PASSPHRASE_FILE) is not set" in text
 
 
 def test_missing_fields_are_reported_together(passphrase) -> None:

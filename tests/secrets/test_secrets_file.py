@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mlconnector import redact
 from mlconnector.errors import CredentialError
 from mlconnector.secrets import _file
 from mlconnector.secrets._file import FileBackend, default_path
@@ -174,7 +175,7 @@ def test_missing_file_reads_as_empty(path: Path) -> None:
 
 def test_without_passphrase(path: Path) -> None:
     backend = FileBackend(path)
-    assert backend.available() == (False, "MLCONNECTOR_PASSPHRASE is not set")
+    assert backend.available() == (False, "MLCONNECTOR_PASSPHRASE (or MLCONNECTOR_PASSPHRASE_FILE) is not set")
     with pytest.raises(CredentialError, match="set MLCONNECTOR_PASSPHRASE"):
         backend.get("sage300", "password")
 
@@ -204,3 +205,36 @@ def test_default_path_matches_typer_app_dir(tmp_path: Path, monkeypatch: pytest.
     typer = pytest.importorskip("typer")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert default_path().parent == Path(typer.get_app_dir("mlconnector"))
+
+
+def test_passphrase_from_a_private_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """cron and services read the passphrase from a file only the account can read."""
+    FileBackend(path, PASS).set("sage300", "password", "from-file")
+    secret_file = tmp_path / "passphrase"
+    secret_file.write_text(PASS + "\n", encoding="utf-8")
+    secret_file.chmod(0o600)
+    monkeypatch.setenv("MLCONNECTOR_PASSPHRASE_FILE", str(secret_file))
+    backend = FileBackend(path)
+    assert backend.available()[0] is True
+    assert backend.get("sage300", "password") == "from-file"
+    assert redact.scrub(f"x {PASS} y") == "x **** y"  # the passphrase read from the file is a secret too
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_passphrase_file_readable_by_others_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        path: Path) -> None:
+    secret_file = tmp_path / "passphrase"
+    secret_file.write_text(PASS, encoding="utf-8")
+    secret_file.chmod(0o644)
+    monkeypatch.setenv("MLCONNECTOR_PASSPHRASE_FILE", str(secret_file))
+    ok, why = FileBackend(path).available()
+    assert ok is False and "can be read by other users; chmod 600" in why and str(secret_file) in why
+    assert PASS not in why
+    with pytest.raises(CredentialError, match="chmod 600"):
+        FileBackend(path).get("sage300", "password")
+
+
+def test_missing_passphrase_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setenv("MLCONNECTOR_PASSPHRASE_FILE", str(tmp_path / "nope"))
+    ok, why = FileBackend(path).available()
+    assert ok is False and f"cannot read MLCONNECTOR_PASSPHRASE_FILE {tmp_path / 'nope'}" in why
