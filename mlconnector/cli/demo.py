@@ -153,8 +153,8 @@ def demo(
                           [[k, *(servers[name].fault_counts.get(k, 0) for name in shown)] for k in kinds])
         target_system = config.pair(pair).target
         writes = reports[1].requests.get(target_system, {}).get("writes", 0)
-        _output.info(f"\nthe second sync sent {writes} {walk.target} write requests (only retries of quarantined "
-                     f"records {walk.target} itself refused, if any). "
+        _output.info(f"\nthe second sync sent {writes} {walk.target} write requests (nothing changed, so none: "
+                     "held records are retried by reading only). "
                      f"Explore with: mlconnector -c {config_path} status | audit | quarantine list")
     if not keep:
         _output.info("(pass --keep DIR to keep the demo's config and state file)")

@@ -5,6 +5,13 @@ a retry or a replay updates the invoice it created instead of creating a second 
 creates one contract item per commitment line; each source invoice line bills the item of the
 commitment line it names (by the line's ``origin_id``). Procore's own rules — an open billing
 period, only the latest open invoice may change — come back as record-level errors.
+
+Procore takes a new invoice only into an open billing period of its project (procore.md §5.7,
+§9). So before a create, the project's billing periods are read (once per project per run) and,
+when none is open, the invoice stays in quarantine saying so, without a write: a held invoice is
+retried at the start of every sync, and a refused POST on each of them would be a write on every
+run of a sync with nothing to do. Procore's 422 on the create is still handled (the period may
+close between the read and the write).
 """
 
 from __future__ import annotations
@@ -12,23 +19,47 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from mlconnector.engine.stream import Mapped, Match, Target, Write, WriteResult
-from mlconnector.errors import ResponseError
+from mlconnector.errors import RemoteError, ResponseError
 from mlconnector.pairs._procore_documents import split_target_id
-from mlconnector.systems.procore import ProcoreClient
-from mlconnector.systems.procore import readers, writers
+from mlconnector.pairs._procore_projects import ProjectDirectory
+from mlconnector.systems.procore import ProcoreClient, readers, writers
 
 # The answers that mean "this invoice cannot go in as it is", not "the run cannot go on".
 RECORD_LEVEL_STATUSES = (400, 404, 409, 422)
+# A refused read of a project's billing periods (no permission on the tool, no such list for this
+# account): cannot tell, so the create is tried and Procore's own answer decides, as before.
+UNREADABLE_STATUSES = (403, 404)
+
+
+def any_open_period(periods: list[dict]) -> bool | None:
+    """Whether one of a project's billing periods is open: True, False, or None when it cannot be told.
+
+    The list endpoint and its ``status`` field are in Procore's OAS (``BillingPeriod``), but the
+    values ``status`` takes are not documented (UNVERIFIED; the sandbox uses ``open``/``closed``).
+    So only an empty list, or one whose periods all say ``closed``, counts as "none open"; any
+    other value lets the create go to Procore, whose 422 then says what is wrong.
+    """
+    statuses = {str(p.get("status") or "").strip().casefold() for p in periods}
+    if "open" in statuses:
+        return True
+    return False if statuses <= {"closed"} else None
 
 
 class RequisitionTarget(Target):
     batch_size = 1
 
-    def __init__(self, client: ProcoreClient, *, origin_prefix: str, line_origin_prefix: str) -> None:
+    def __init__(self, client: ProcoreClient, *, origin_prefix: str, line_origin_prefix: str,
+                 directory: ProjectDirectory | None = None, stream: str = "po_invoices") -> None:
         self.client = client
         self.origin_prefix = origin_prefix
         # Commitment lines are "<PO origin_id>:<line>"; the PO origin_id is this prefix + PO number.
         self.line_origin_prefix = line_origin_prefix
+        # Project numbers and names for messages; read only when a message needs one.
+        self.directory = directory or ProjectDirectory(client)
+        self.stream = stream  # the stream whose records this target writes (for `replay` hints)
+        # Project id -> an open billing period (True), none (False), cannot tell (None). The
+        # instance lives for one run, so each project's periods are read once per run.
+        self._open_period: dict[int, bool | None] = {}
 
     def idempotency_key(self, source_key: str) -> str:
         return self.origin_prefix + source_key
@@ -66,6 +97,9 @@ class RequisitionTarget(Target):
         found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
         current = found[0] if found else None
         if current is None:
+            if self.open_period(project_id) is False:
+                # Nothing is sent: the record stays in quarantine and the next sync reads again.
+                return WriteResult(target_id=w.target_id, error=self.no_open_period(project_id, w.source_key))
             try:
                 current = writers.create_requisition(self.client, project_id, commitment_id, requisition)
             except ResponseError as exc:
@@ -75,6 +109,10 @@ class RequisitionTarget(Target):
                     raise
                 found = readers.find_requisitions_by_origin_id(self.client, project_id, w.idempotency_key)
                 if not found:
+                    if exc.status == 422 and "billing period" in exc.reason.casefold():
+                        # The period closed since it was read, or its status could not be told:
+                        # the project's other invoices of this run wait without being sent.
+                        self._open_period[project_id] = False
                     raise
                 current = found[0]
         elif any(str(current.get(k) or "") != str(v) for k, v in requisition.items()):
@@ -120,6 +158,41 @@ class RequisitionTarget(Target):
 
     def describe(self, target_id: str) -> str:
         return f"subcontractor invoice {target_id}"
+
+    def check(self, source_key: str, mapped: Mapped) -> str | None:
+        """Dry run: an invoice not in Procore yet, on a project without an open billing period."""
+        try:
+            project_id, _ = split_target_id(mapped.payload["commitment"])
+        except (KeyError, ValueError):
+            return None  # its commitment is created earlier in the same run: nothing to read yet
+        if self.open_period(project_id) is not False:
+            return None
+        if readers.find_requisitions_by_origin_id(self.client, project_id, self.idempotency_key(source_key)):
+            return None  # already in Procore: an update needs no open period
+        return self.no_open_period(project_id, source_key)
+
+    def open_period(self, project_id: int) -> bool | None:
+        """Whether the project has an open billing period (None: cannot tell), read once per run."""
+        if project_id not in self._open_period:
+            try:
+                periods = readers.list_billing_periods(self.client, project_id)
+            except RemoteError as exc:
+                if exc.status not in UNREADABLE_STATUSES:
+                    raise
+                periods = None
+            self._open_period[project_id] = None if periods is None else any_open_period(periods)
+        return self._open_period[project_id]
+
+    def no_open_period(self, project_id: int, source_key: str) -> str:
+        from mlconnector.pairs import record_id  # the package imports this module
+
+        project = self.directory.project(str(project_id)) or {}
+        number = str(project.get("project_number") or "").strip() or str(project_id)
+        name = str(project.get("name") or "").strip()
+        return (f"Procore project {number}{f' ({name})' if name else ''} has no open billing period, which "
+                "a new subcontractor invoice needs: open one in Procore (Commitments > Billing Periods), "
+                "then the next sync or "
+                f"`mlconnector replay {record_id(self.stream, source_key)}` sends it")
 
 
 def _amount(value) -> Decimal | None:

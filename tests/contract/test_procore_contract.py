@@ -12,6 +12,7 @@ from mlconnector.systems.procore.readers import (
     find_vendors_by_origin_id,
     get_vendor,
     iter_vendors,
+    list_billing_periods,
     list_cost_codes,
     list_direct_costs,
     list_line_item_types,
@@ -125,6 +126,24 @@ def test_projects_cost_codes_and_line_item_types_page_by_page(live):
         ("26-100", "26-100", "Electrical")]
     assert [(t["code"], t["name"], t["base_type"]) for t in types] == [
         ("M", "Materials", "materials"), ("S", "Subcontract", "commitment")]
+
+
+def test_billing_periods_of_a_project_page_by_page(live):
+    if live.recording:
+        _seed_project(live.sandbox.procore)
+
+    with live.procore(page_size=1) as client:
+        (project,) = list_projects(client)
+        periods = list_billing_periods(client, project["id"])
+        with pytest.raises(ResponseError) as missing:
+            list_billing_periods(client, 1)
+
+    assert [(p["position"], p["start_date"], p["end_date"], p["due_date"], p["status"]) for p in periods] == [
+        (1, "2026-10-01", "2026-10-31", "2026-10-31", "closed"), (2, "2026-11-01", "2026-11-30", "2026-11-30", "open")]
+    assert {p["project_id"] for p in periods} == {project["id"]}
+    assert set(periods[0]) >= {"id", "project_id", "position", "start_date", "end_date", "due_date", "status",
+                               "created_at", "updated_at"}  # Procore's OAS BillingPeriod model
+    assert missing.value.status == 404
 
 
 def test_commitment_sync_then_its_line_items_matched_by_origin_id(live):

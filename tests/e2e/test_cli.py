@@ -401,7 +401,7 @@ def test_version(run_cli) -> None:
 
 def test_demo_creates_then_writes_nothing(run_cli, tmp_path) -> None:
     """The demo imports the mapping tables, syncs twice, shows the quarantine, imports the missing
-    cost-code mapping and replays a PO; its second sync writes only retries Procore refused before."""
+    cost-code mapping and replays a PO; its second sync sends no write at all."""
     from mlconnector.state import open_state
 
     code, out, err = run_cli("demo", "--vendors", "60", "--keep", str(tmp_path / "demo"))
@@ -420,13 +420,16 @@ def test_demo_creates_then_writes_nothing(run_cli, tmp_path) -> None:
     with open_state(tmp_path / "demo" / "mlconnector.db", readonly=True) as state:
         runs = sorted(state.runs(PAIR), key=lambda r: r.id)
         assert [r.exit_code for r in runs] == [1, 1, 1]  # the seed always leaves some records held
-        # The second sync: nothing written but what Procore itself refused before, tried again.
+        # The second sync writes nothing: held records are tried again by reading only. The invoice on
+        # the project without an open billing period stays held, saying what to do, without a create.
         events = state.audit(run_id=runs[1].id, limit=10_000)
-        refused = [e for e in events if "Procore refused it" in (e.message or "")]
-        assert refused and {e.action for e in refused} == {"quarantine"}
         assert not [e for e in events if e.action not in ("skip", "quarantine")]
+        no_period = [e for e in events if "has no open billing period" in (e.message or "")]
+        assert [(e.stream, e.action) for e in no_period] == [("po_invoices", "quarantine")]
+        assert f"`mlconnector replay INV:{no_period[0].source_key}` sends it" in no_period[0].message
+        assert not [e for e in events if "Procore refused it" in (e.message or "")]
         writes = int(re.search(r"the second sync sent (\d+) Procore write requests", out).group(1))
-        assert writes == len(refused)
+        assert writes == 0
         # The replayed PO is in Procore now, out of quarantine; the one not replayed still waits.
         (replayed,) = state.audit(run_id=runs[2].id)
         assert (replayed.stream, replayed.action) == ("purchase_orders", "create") and replayed.target_id

@@ -18,8 +18,9 @@ import pytest
 from mlconnector.engine.sync import replay_record
 from mlconnector.errors import ExitCode, UsageError
 from mlconnector.mappings import import_mappings
+from mlconnector.pairs._procore_requisitions import any_open_period
 from mlconnector.sandbox import DATA_DIR
-from mlconnector.sandbox._server import NO_RESPONSE, Fault
+from mlconnector.sandbox._server import NO_RESPONSE, Fault, StatusFault
 from mlconnector.sandbox.seed import origin_id_for
 
 PAIR = "sage300-procore"
@@ -156,6 +157,20 @@ def procore_writes(sandbox, since: int = 0) -> list[tuple[str, str, int]]:
 def mark(sandbox) -> int:
     with sandbox.procore.lock:
         return len(sandbox.procore.requests)
+
+
+def billing_period_reads(sandbox, since: int = 0) -> list[int]:
+    """The project ids whose billing periods were listed since ``since``, in order."""
+    with sandbox.procore.lock:
+        return [int(r.path.split("/")[4]) for r in sandbox.procore.requests[since:]
+                if r.method == "GET" and r.path.endswith("/billing_periods")]
+
+
+def no_period_project(sandbox) -> int:
+    """The id of the seed's one Procore project without an open billing period."""
+    (project_id,) = [p["id"] for p in sandbox.procore.projects()
+                     if not any(b["status"] == "open" for b in sandbox.procore.billing_periods(p["id"]))]
+    return project_id
 
 
 def po_line_origin(sandbox, key: str, line_number) -> str:
@@ -327,23 +342,25 @@ def test_an_unmapped_category_waits_until_the_mapping_is_imported_and_the_po_rep
     assert again.error is None and len(commitments_of(sandbox, key)) == 1
 
 
-def test_a_rerun_without_changes_writes_only_what_procore_refused_before(sandbox, work) -> None:
+def test_a_rerun_without_changes_writes_nothing(sandbox, work) -> None:
     import_csv(work, "projects.csv", "costcodes.csv")
     first = work.sync()
     assert first.exit_code == ExitCode.QUARANTINED
-    refused = {k: r for k, r in quarantine(work, "po_invoices").items() if "Procore refused it" in r}
-    assert len(refused) == 1  # the invoice on the project without an open billing period
+    no_period = {k: r for k, r in quarantine(work, "po_invoices").items() if "no open billing period" in r}
+    assert len(no_period) == 1  # the invoice on the project without an open billing period
     before = mark(sandbox)
     documents = (sandbox.procore.commitments(), sandbox.procore.requisitions())
     held = quarantine(work)
     second = work.sync()
     assert second.exit_code == ExitCode.QUARANTINED
-    # The one write: the invoice Procore refused is tried again (and refused again).
-    assert procore_writes(sandbox, before) == [("POST", REQUISITIONS, 422)]
+    # Not a single write, not even for the held invoice: its project's periods are read instead.
+    assert procore_writes(sandbox, before) == []
+    assert second.error is None and second.requests["procore"]["writes"] == 0
     for stream in second.streams:
         assert (stream.counts["create"], stream.counts["update"], stream.counts["link"]) == (0, 0, 0), stream.name
     assert (sandbox.procore.commitments(), sandbox.procore.requisitions()) == documents
-    assert quarantine(work).keys() == held.keys()
+    assert quarantine(work) == held  # the same records, held for the same reasons
+    assert billing_period_reads(sandbox, before) == [no_period_project(sandbox)]
     # A full rescan of every PO finds nothing to write either.
     before = mark(sandbox)
     third = work.sync(full=True, streams=["purchase_orders"])
@@ -607,12 +624,14 @@ def test_invoices_become_requisitions_billing_the_po_lines_they_name(sandbox, wo
             for i in second["contract_items"]} == previous
     reasons = quarantine(work, "po_invoices")
     assert set(reasons) == {i["InvoiceNumber"] for i in no_period + waiting}
-    # Procore's own words for the project without an open billing period ...
+    # The project without an open billing period: held, saying what to do, and never sent.
     number = no_period[0]["InvoiceNumber"]
-    assert reasons[number] == (f"Sage 300 PO invoice {number}: Procore refused it: create subcontractor invoice "
-                               f"{number}: The project must have an open billing period (or admin can specify a "
-                               "period_id) to create an invoice")
+    assert reasons[number] == (f"Sage 300 PO invoice {number}: Procore project 2025-009 (Mill Street Parking) has "
+                               "no open billing period, which a new subcontractor invoice needs: open one in Procore "
+                               "(Commitments > Billing Periods), then the next sync or "
+                               f"`mlconnector replay INV:{number}` sends it")
     assert requisitions_of(sandbox, number) == []
+    assert ("POST", REQUISITIONS, 422) not in procore_writes(sandbox)  # no create Procore refused
     # ... and the PO's reason for an invoice whose PO is held.
     po_reasons = quarantine(work, "purchase_orders")
     for invoice in waiting:
@@ -639,6 +658,93 @@ def test_invoices_become_requisitions_billing_the_po_lines_they_name(sandbox, wo
     assert procore_writes(sandbox, before) == []
 
 
+def held_for_want_of_a_period(sandbox) -> dict:
+    """The seed's one invoice on the project without an open billing period."""
+    (invoice,) = [i for i in sandbox.sage300.po_invoices() if i["InvoiceLines"][0]["Contract"] == "2025-009"]
+    return invoice
+
+
+def test_opening_a_billing_period_sends_the_held_invoice_and_releases_it(sandbox, work) -> None:
+    import_csv(work, "projects.csv", "costcodes.csv")
+    work.sync()
+    invoice = held_for_want_of_a_period(sandbox)
+    number = invoice["InvoiceNumber"]
+    project_id = the_commitment(sandbox, invoice["PurchaseOrderNumber"])["project"]["id"]
+    assert project_id == no_period_project(sandbox)
+    assert "has no open billing period" in quarantine(work, "po_invoices")[number]
+    before = mark(sandbox)
+    work.sync()
+    assert procore_writes(sandbox, before) == []  # still no period: still nothing sent
+    # A dry run plans the same for it: held, for the same reason.
+    planned = {p.source_key: p for s in work.sync(dry_run=True, streams=["po_invoices"]).streams for p in s.planned}
+    assert (planned[number].action, planned[number].message) == ("quarantine", quarantine(work)[number])
+
+    today = sandbox.sage300.today
+    sandbox.procore.add_billing_period(project_id, today.replace(day=1), today)
+    before = mark(sandbox)
+    report = work.sync()
+    # One write creates it (the other writes put its amounts on its own items); nothing else is sent.
+    writes = procore_writes(sandbox, before)
+    assert [w for w in writes if w[0] == "POST"] == [("POST", REQUISITIONS, 201)]
+    requisition = assert_requisition_matches(sandbox, invoice)
+    assert [w for w in writes if w[0] != "POST"] and all(
+        (method, path.rpartition("/")[0], status) == ("PATCH", f"{REQUISITIONS}/{requisition['id']}/contract_items",
+                                                       200) for method, path, status in writes if method != "POST")
+    assert number not in quarantine(work)
+    assert link(work, "po_invoices", number) == f"{project_id}/{requisition['id']}"
+    done = [(e.stream, e.source_key, e.action) for e in run_events(work, report.run_id)
+            if e.action not in ("skip", "quarantine")]
+    assert done == [("po_invoices", number, "create")]
+    # And the run after that sends nothing at all.
+    before = mark(sandbox)
+    work.sync()
+    assert procore_writes(sandbox, before) == []
+
+
+def test_billing_periods_are_read_once_per_project_and_a_refused_read_leaves_it_to_procore(sandbox, work) -> None:
+    import_csv(work, "projects.csv", "costcodes.csv")
+    project_id = no_period_project(sandbox)
+    held = held_for_want_of_a_period(sandbox)
+    # A second invoice on the same PO: two invoices wait for the same project's period.
+    sandbox.sage300.upsert_po_invoice(InvoiceNumber="INV-90001", PurchaseOrderNumber=held["PurchaseOrderNumber"],
+                                      InvoiceDate=sandbox.sage300.today, InvoiceLines=[{
+                                          "PurchaseOrderLineNumber": held["InvoiceLines"][0]["PurchaseOrderLineNumber"],
+                                          "Contract": "2025-009", "ExtendedCost": 100}])
+    numbers = [held["InvoiceNumber"], "INV-90001"]
+    work.sync()
+    reasons = quarantine(work, "po_invoices")
+    for number in numbers:
+        assert "Procore project 2025-009 (Mill Street Parking) has no open billing period" in reasons[number]
+        assert f"`mlconnector replay INV:{number}` sends it" in reasons[number]
+    reads = Counter(billing_period_reads(sandbox))
+    assert reads[project_id] == 1 and set(reads.values()) == {1}  # each project once in the run
+    assert ("POST", REQUISITIONS, 422) not in procore_writes(sandbox)
+
+    # The list refused (403: no permission on the tool): the create is tried as before the check, and
+    # Procore's 422 is kept as the reason; the project's other invoice then waits without being sent.
+    refused = sandbox.procore.add_fault(StatusFault(f"/rest/v1.0/projects/{project_id}/billing_periods", 403,
+                                                    count=10, method="GET"))
+    before = mark(sandbox)
+    report = work.sync(streams=["po_invoices"])
+    assert report.error is None and refused.remaining == 9
+    assert procore_writes(sandbox, before) == [("POST", REQUISITIONS, 422)]
+    reasons = quarantine(work, "po_invoices")
+    said = sorted("refused" if "Procore refused it" in reasons[n] else "no period" for n in numbers)
+    assert said == ["no period", "refused"], reasons
+    assert any("must have an open billing period" in reasons[n] for n in numbers)
+    assert all(requisitions_of(sandbox, n) == [] for n in numbers)
+
+
+@pytest.mark.parametrize(("statuses", "expected"), [
+    ([], False), (["closed"], False), (["closed", "open"], True), (["Open"], True),
+    (["closed", "pending"], None), ([None], None),
+])
+def test_what_counts_as_an_open_billing_period(statuses, expected) -> None:
+    """Only an empty list or periods that all say closed hold an invoice back; a status value that is
+    not known (Procore does not document them) lets the create go and Procore decide."""
+    assert any_open_period([{"id": n, "status": s} for n, s in enumerate(statuses)]) is expected
+
+
 def test_with_a_new_state_file_documents_are_found_by_origin_id_not_created_again(sandbox, work) -> None:
     import_csv(work, "projects.csv", "costcodes.csv", "costcodes-extra.csv")
     work.sync()
@@ -650,9 +756,8 @@ def test_with_a_new_state_file_documents_are_found_by_origin_id_not_created_agai
     before = mark(sandbox)
     report = work.sync()
     # Linked, and found already up to date: no requisition written (Procore would refuse a change to
-    # any but the latest open one), only the invoice Procore refused before is tried again.
-    assert [w for w in procore_writes(sandbox, before) if w[1].startswith(REQUISITIONS)] == [
-        ("POST", REQUISITIONS, 422)]
+    # any but the latest open one), and the invoice held for want of a billing period is not sent.
+    assert [w for w in procore_writes(sandbox, before) if w[1].startswith(REQUISITIONS)] == []
     assert quarantine(work) == held
     assert len(sandbox.procore.commitments()) == len(commitments)
     assert len(sandbox.procore.requisitions()) == len(requisitions)
@@ -792,6 +897,44 @@ def test_mapping_files_as_excel_writes_them_steer_each_line(sandbox, work, tmp_p
     assert ("its lines belong to more than one Procore project (contract 24017/BLDG -> project 2024-017, "
             "contract 24017/SITE -> project 2024-021); a commitment belongs to one") in reason
     assert commitments_of(sandbox, "PO000900") == []
+
+
+def test_a_line_without_a_category_is_mapped_by_its_gl_account(sandbox, work, tmp_path) -> None:
+    """README: the costcodes table maps a Sage 300 category, or the GL account of a line without one."""
+    import_csv(work, "projects.csv", "costcodes.csv")
+    codes = expected_cost_codes("costcodes.csv")
+    po = next(po for po in mappable(sandbox) if len({line["Category"] for line in po["PurchaseOrderLines"]}) >= 2)
+    first = po["PurchaseOrderLines"][0]
+    second = next(line for line in po["PurchaseOrderLines"] if line["Category"] != first["Category"])
+    # The GL account maps to the cost code and type of the first line's category.
+    import_mappings(work.config(), write_csv(tmp_path, "gl.csv", "source_code,procore_project,procore_cost_code,"
+                                             f"cost_type\n9999-00,,{codes[first['Category']][0]},"
+                                             f"{codes[first['Category']][1]}\n"), pair=PAIR, offline=True)
+    where = {"Contract": first["Contract"], "Project": first["Project"]}
+    sandbox.sage300.upsert_purchase_order(
+        PurchaseOrderNumber="PO000950", PurchaseOrderDate=sandbox.sage300.today, Vendor=po["Vendor"],
+        PurchaseOrderLines=[
+            {"ItemDescription": "No category", "QuantityOrdered": 2, "UnitCost": 50, **where, "Category": "",
+             "GLAccount": "9999-00"},
+            # Both set: the category decides, the GL account is not looked at.
+            {"ItemDescription": "Both", "QuantityOrdered": 1, "UnitCost": 10, **where,
+             "Category": second["Category"], "GLAccount": "9999-00"}])
+    sandbox.sage300.upsert_purchase_order(
+        PurchaseOrderNumber="PO000951", PurchaseOrderDate=sandbox.sage300.today, Vendor=po["Vendor"],
+        PurchaseOrderLines=[{"ItemDescription": "Neither", "QuantityOrdered": 1, "UnitCost": 10, **where,
+                             "Category": "", "GLAccount": ""}])
+    work.sync(streams=["purchase_orders"])
+    commitment = the_commitment(sandbox, "PO000950")
+    held = {line["description"]: (line["cost_code"]["full_code"], line["line_item_type"]["code"], money(line["amount"]))
+            for line in commitment["line_items"]}
+    assert held == {"No category": (*codes[first["Category"]], money(100)),
+                    "Both": (*codes[second["Category"]], money(10))}
+    assert "PO000950" not in quarantine(work)
+    reason = quarantine(work, "purchase_orders")["PO000951"]
+    (line,) = sandbox.sage300.purchase_order("PO000951")["PurchaseOrderLines"]
+    assert (f"PO000951 field PurchaseOrderLines[{line['LineNumber']}].Category: line {line['LineNumber']} has "
+            "neither a category nor a GL account to map to a cost code") in reason, reason
+    assert commitments_of(sandbox, "PO000951") == []
 
 
 def test_replaying_a_po_deleted_in_sage_says_to_discard_it(sandbox, work) -> None:

@@ -72,7 +72,7 @@ def build_streams(pair: str, stream_configs: dict, source: Sage300Client, target
     invoices = stream_configs.get("po_invoices")
     if invoices is not None:
         streams.append(POInvoiceStream(
-            source, RequisitionTarget(target, origin_prefix=prefix, line_origin_prefix=prefix),
+            source, RequisitionTarget(target, origin_prefix=prefix, line_origin_prefix=prefix, directory=directory),
             pair=pair, lookback_days=invoices.options["lookback_days"],
             changed_field=invoices.options["changed_field"]))
     return streams

@@ -118,6 +118,18 @@ def commitment_line_items(client: ProcoreClient, project_id: int, contract_id: i
                  {"project_id": project_id}, what=f"list line items of commitment {contract_id}")
 
 
+def list_billing_periods(client: ProcoreClient, project_id: int | str) -> list[dict]:
+    """The billing periods of one project (``GET /rest/v1.0/projects/{project_id}/billing_periods``,
+    SPEC ``RestV10ProjectsProjectIdBillingPeriodsGet``, paged like every v1.0 list).
+
+    Fields as Procore's OAS ``BillingPeriod`` model names them: ``id, project_id, position,
+    start_date, end_date, due_date, status, created_at, updated_at``. The values ``status``
+    takes are not documented (the sandbox uses ``open`` and ``closed``): a caller must treat a
+    value it does not know as "cannot tell"."""
+    return _all_items(client, f"/rest/v1.0/projects/{project_id}/billing_periods", {},
+                      what=f"list billing periods of project {project_id}")
+
+
 def find_requisitions_by_origin_id(client: ProcoreClient, project_id: int, origin_id: str) -> list[dict]:
     return [r for r in _all_items(client, "/rest/v1.0/requisitions",
                              {"project_id": project_id, "filters[origin_id]": origin_id},
