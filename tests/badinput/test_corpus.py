@@ -72,6 +72,9 @@ class Case:
     make: Callable[[Any], None] | None = None
     quarantined_field: str | None = None  # None: it goes through
     procore: Callable[[dict], bool] | None = None  # the Procore record as it must look
+    # A record without a usable key (``record`` blank) is looked for in Procore by this instead:
+    # the vendor's name, or the PO's description (a commitment's title).
+    named: str = ""
 
 
 # --- yaml: cases of tests/config/test_config_errors.py, through `mlconnector sync` --------------------
@@ -182,16 +185,17 @@ def raw_po(number: str, line: dict | None = None, **raw: Any) -> Callable[[Any],
     return make
 
 
-def vendor_case(id: str, number: str, make, *, bad_field: str | None = None, name: str | None = None) -> Case:
+def vendor_case(id: str, number: str, make, *, bad_field: str | None = None, name: str | None = None,
+                named: str = "") -> Case:
     check = None if name is None else (lambda v, name=name: v["name"] == name)
     return Case(f"field-{id}", "field", 1, stream="vendors", record=number, make=make, quarantined_field=bad_field,
-                procore=check)
+                procore=check, named=named)
 
 
 def po_case(id: str, number: str, make, *, bad_field: str | None = None,
-            check: Callable[[dict], bool] | None = None) -> Case:
+            check: Callable[[dict], bool] | None = None, named: str = "") -> Case:
     return Case(f"field-{id}", "field", 1, stream="purchase_orders", record=number, make=make,
-                quarantined_field=bad_field, procore=check)
+                quarantined_field=bad_field, procore=check, named=named)
 
 
 ARABIC = "شركة البناء الحديث"
@@ -208,7 +212,7 @@ FIELD = [
                 bad_field="VendorName"),
     vendor_case("vendor-empty-name", "BI-NONAME", vendor("BI-NONAME", VendorName=""), bad_field="VendorName"),
     vendor_case("vendor-blank-number", "", raw_vendor("BI-TMP", VendorNumber="   ", VendorName="Nameless Key Co"),
-                bad_field="VendorNumber"),
+                bad_field="VendorNumber", named="Nameless Key Co"),
     vendor_case("vendor-impossible-date", "BI-FEB30", raw_vendor("BI-FEB30", DateLastMaintained="2025-02-30T00:00:00Z",
                                                                  VendorName="Feb Thirty Co"), name="Feb Thirty Co"),
     vendor_case("vendor-10k-address", "BI-ADDR", vendor("BI-ADDR", VendorName="Long Address Co",
@@ -229,7 +233,8 @@ FIELD = [
             bad_field="PurchaseOrderDate"),
     po_case("po-date-9999-99-99", "BI-PO-9999", raw_po("BI-PO-9999", PurchaseOrderDate="9999-99-99T00:00:00Z"),
             bad_field="PurchaseOrderDate"),
-    po_case("po-blank-number", "", raw_po("BI-PO-TMP", PurchaseOrderNumber="  "), bad_field="PurchaseOrderNumber"),
+    po_case("po-blank-number", "", raw_po("BI-PO-TMP", PurchaseOrderNumber="  ", Description="Blank Key Forms"),
+            bad_field="PurchaseOrderNumber", named="Blank Key Forms"),
     po_case("po-no-lines", "BI-PO-NOLINES", po("BI-PO-NOLINES", []), bad_field="PurchaseOrderLines"),
     po_case("po-no-vendor", "BI-PO-NOVENDOR", po("BI-PO-NOVENDOR", Vendor=""), bad_field="Vendor"),
     po_case("po-line-without-contract", "BI-PO-NOJOB", po("BI-PO-NOJOB", [{**LINE, "Contract": ""}]),
@@ -339,6 +344,22 @@ def _server(case: Case, request, tmp_path: Path) -> None:
             assert st.links(PAIR) == []
 
 
+def _assert_blank_key_not_written(case: Case, result: FieldRun) -> None:
+    """A record without a key cannot be looked up by it: look for it by name (vendor) or title (its
+    PO's description), and for anything written with a blank key."""
+    assert case.named, f"{case.id}: a blank-key case must name its record"
+    records, field_name, good = ((result.all_vendors, "name", "Good Forms Supply") if case.stream == "vendors"
+                                 else (result.all_commitments, "title", f"PO {GOOD_PO}"))
+    assert any(r.get(field_name) == good for r in records), f"the search by {field_name} finds nothing at all"
+    assert [r for r in records if case.named.casefold() in str(r.get(field_name) or "").casefold()] == []
+    blank_origin = [r for r in records if str(r.get("origin_id") or "").startswith("sage300:")
+                    and not str(r["origin_id"]).split(":", 2)[2].strip()]
+    assert blank_origin == []
+    assert [r for r in records if "origin_code" in r and r.get("origin_id") and not str(r["origin_code"]).strip()] == []
+    if case.stream == "purchase_orders":
+        assert [c for c in records if not str(c.get("number") or "").strip()] == []
+
+
 # --- the one sync all field cases share ----------------------------------------------------------------
 
 
@@ -349,6 +370,8 @@ class FieldRun:
     audit: list[dict]
     procore_vendors: dict[str, dict]  # origin_code -> vendor
     commitments: dict[str, dict]  # number -> commitment
+    all_vendors: list[dict]  # every Procore vendor, with or without origin_code
+    all_commitments: list[dict]
 
 
 @pytest.fixture(scope="module")
@@ -384,6 +407,8 @@ def field_run(tmp_path_factory: pytest.TempPathFactory):
             audit=json.loads(audit.stdout),
             procore_vendors={v.get("origin_code"): v for v in sandbox.procore.vendors() if v.get("origin_code")},
             commitments={c["number"]: c for c in sandbox.procore.commitments()},
+            all_vendors=sandbox.procore.vendors(),
+            all_commitments=sandbox.procore.commitments(),
         )
         yield result
         assert sandbox.sage300.unhandled_errors == [] and sandbox.procore.unhandled_errors == []
@@ -412,6 +437,8 @@ def _field(case: Case, request, tmp_path: Path) -> None:
             assert not case.record or case.record not in result.procore_vendors
         else:
             assert not case.record or case.record not in result.commitments
+        if not case.record:
+            _assert_blank_key_not_written(case, result)
     else:
         assert held is None, held
         assert [e["action"] for e in events] in (["create"], ["link"]), events

@@ -49,13 +49,16 @@ def test_https_sandbox_is_refused_without_its_ca_and_accepted_with_it(https_sand
     wrong.write_text(_with_ca(plain, wrong_ca), encoding="utf-8")
 
     # Without ca_bundle the system trust store does not know our CA; with the wrong CA neither.
-    # (Run at once: today a certificate failure is retried like a network error, ~17 s each.)
+    # A certificate failure is not retried (retrying cannot make it trusted): the run stops at
+    # the first handshake, with no "retry n of 5" warning, and says to set ca_bundle.
     cases = [("sage300", ()), ("procore", ()), ("procore", ("-c", str(wrong)))]
     procs = [run_cli.start(*config, "ping", system) for system, config in cases]
     for (system, _), result in zip(cases, [run_cli.finish(p, timeout=120) for p in procs]):
         assert result.code == 3, result
         assert re.search(r"certificate verify failed", result.stderr, re.I), result.stderr
         assert f"error: {system}: " in result.stderr
+        assert "TLS certificate was not accepted" in result.stderr and "`ca_bundle:`" in result.stderr, result.stderr
+        assert not re.search(r"retry \d+ of \d+", result.stderr), result.stderr
     assert sb.procore.count() == 0 and sb.sage300.count() == 0  # no request got through the handshake
 
     (tmp_path / "mlconnector.yaml").write_text(_with_ca(plain, ca), encoding="utf-8")

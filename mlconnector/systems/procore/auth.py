@@ -140,7 +140,7 @@ class TokenProvider:
         except (json.JSONDecodeError, ValueError, KeyError, TypeError):
             raise ResponseError(
                 f"the token endpoint answered HTTP {response.status_code} without a token: "
-                f"{body_excerpt(response)}",
+                f"{_unusable_token_body(response)}",
                 system=self._system,
                 status=response.status_code,
             ) from None
@@ -155,3 +155,13 @@ class TokenProvider:
         expires_in = expires_in if expires_in > 0 else 900.0
         log.debug("%s: new access token, valid %.0f s", self._system, expires_in)
         return {"access_token": access_token, "expires_in": expires_in, "expires_at": now + expires_in}
+
+
+def _unusable_token_body(response: httpx.Response) -> str:
+    """What a token answer we cannot use looked like, never its text (unless it is an HTML page):
+    an answer cut short may still hold a valid access token, which no redactor knows yet."""
+    excerpt = body_excerpt(response)
+    if excerpt.startswith("an HTML page"):
+        return excerpt
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return f"{len(response.content)} bytes of {content_type}, not a token answer (not shown: it may hold a token)"
