@@ -200,7 +200,7 @@ def call_with_retries(
                 ) from None
             raise
         except httpx.ConnectError as exc:
-            if _certificate_rejected(exc):
+            if certificate_rejected(exc):
                 # Retrying cannot make a certificate trusted: say what to do at once.
                 raise UnreachableError(
                     f"{what}: the server's TLS certificate was not accepted ({_describe(exc)})",
@@ -227,7 +227,8 @@ def call_with_retries(
         ) from None
 
 
-def _certificate_rejected(exc: BaseException) -> bool:
+def certificate_rejected(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a TLS certificate that failed verification."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):

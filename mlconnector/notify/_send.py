@@ -18,7 +18,7 @@ import httpx
 
 from mlconnector import secrets
 from mlconnector.errors import CredentialError
-from mlconnector.http import body_excerpt, build_client, retry_after_seconds
+from mlconnector.http import body_excerpt, build_client, certificate_rejected, retry_after_seconds
 from mlconnector.notify._message import Notice, email_message, webhook_body
 from mlconnector.notify.settings import CREDENTIAL_SYSTEM, EmailSettings, WebhookSettings
 from mlconnector.redact import scrub
@@ -34,18 +34,9 @@ class NotSent(Exception):
     """The notice did not go out; the message says why (no URL, no password)."""
 
 
-def _certificate_rejected(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _describe(exc: BaseException, setting: str) -> str:
     """A short reason: 'connection refused', 'timed out', 'TLS certificate not accepted ...'."""
-    if _certificate_rejected(exc):
+    if certificate_rejected(exc):
         return f"the server's TLS certificate was not accepted; if it is from your own CA, set {setting}.ca_bundle"
     if isinstance(exc, (httpx.TimeoutException, socket.timeout, TimeoutError)):
         return "timed out"
@@ -94,7 +85,7 @@ def _post(client: httpx.Client, url: str, body: dict) -> None:
         response = client.post(url, json=body)
     except httpx.TransportError as exc:
         reason = _describe(exc, "notify.webhook")
-        if _certificate_rejected(exc):  # retrying cannot make a certificate trusted
+        if certificate_rejected(exc):  # retrying cannot make a certificate trusted
             raise NotSent(reason) from None
         raise _Retry(reason) from None
     status = response.status_code
