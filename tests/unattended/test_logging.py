@@ -119,3 +119,17 @@ def test_secrets_are_scrubbed_from_message_fields_and_tracebacks(tmp_path, fmt) 
     text = path.read_text(encoding="utf-8")
     assert secret not in text
     assert text.count("****") >= (5 if fmt == "json" else 3)  # text lines do not repeat the fields
+
+
+def test_a_terminal_shows_live_counts_while_a_sync_runs(cli, workdir, sandbox) -> None:
+    """The progress line: on a terminal a long sync shows its stream and counts as pages land
+    (and clears it at the end); piped, as under cron, nothing of it is printed."""
+    from mlconnector.sandbox._faults import parse_fault_spec
+
+    sandbox.sage300.set_fault_plan(parse_fault_spec("latency=0.5,seed=1"))  # every Sage page takes a while
+    result = cli.on_terminal("sync", PAIR)
+    assert result.code == 1, result.stdout
+    assert re.search(r"sync sage300-procore vendors: \d+ ", result.stdout)
+    sandbox.sage300.set_fault_plan(None)
+    piped = cli("sync", PAIR)
+    assert "sync sage300-procore vendors:" not in piped.output
