@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -141,6 +142,12 @@ def test_on_a_terminal_the_commands_draw_tables(cli, sandbox) -> None:
     code, out, _ = cli.on_terminal("status")
     assert code == 0, out
     assert BOX.search(out) and "sage300-procore" in out and "vendors" in out
+    for args, words in ((("audit",), ("VENDOR:", "create", "link")),
+                        (("quarantine", "list"), ("VENDOR:SUMMIT", "matches 2 target records")),
+                        (("replay", "VENDOR:SUMMIT"), ("replay of VENDOR:SUMMIT", "quarantine")),
+                        (("doctor",), ("check", "fix", "ping"))):
+        code, out, _ = cli.on_terminal(*args)
+        assert BOX.search(out) and all(w in out for w in words), (args, out)
 
 
 def test_sync_exit_codes(cli, sandbox, workdir) -> None:
@@ -276,6 +283,8 @@ def test_debug_logging_never_shows_a_secret(cli, sandbox, sandbox_secrets) -> No
         code, out, err = cli("--log-level", "debug", *args)
         assert code in (0, 1), err
     assert "DEBUG" in cli.results[1].stderr  # debug output was on
+    # Each Procore request is logged with the X-Request-Id Procore's support desk asks for.
+    assert re.search(r"GET \S+/rest/v1\.0/companies\S* -> 200 \(request id [0-9a-f-]{36}\)", cli.results[1].stderr)
     assert len(sandbox_secrets(sandbox)) >= 6  # the access tokens handed out are checked too
     # the fixture checks every output and the state file for the sandbox's secrets
 
@@ -325,6 +334,44 @@ def test_credentials_show_says_where_never_what(cli, sandbox) -> None:
     shown = {s["field"]: s for s in json.loads(out)}
     assert shown["client_id"]["source"] == shown["client_secret"]["source"] == "env"
     assert shown["client_secret"]["env_var"] == "MLCONNECTOR_PROCORE_CLIENT_SECRET"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_credentials_set_prompts_on_the_terminal_without_echo(cli, sandbox, workdir) -> None:
+    """At a terminal the secret is typed at a prompt that does not echo it back."""
+    import pty
+    import select
+
+    env = cli.env({"MLCONNECTOR_SAGE300_PASSWORD": None, "MLCONNECTOR_PASSPHRASE": PASSPHRASE})
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mlconnector", "credentials", "set", "sage300", "--store", "file"],
+                            cwd=cli.cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no {marker!r} in {seen!r}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not chunk:
+                return
+            seen += chunk
+
+    try:
+        read_until(b"sage300 password:")
+        os.write(master, sandbox.sage300.password.encode() + b"\n")
+        read_until(b"stored in file")
+        proc.wait(timeout=30)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, seen
+    assert sandbox.sage300.password.encode() not in seen  # not echoed
+    assert b"sage300 password: stored in file" in seen
 
 
 def test_credentials_in_the_encrypted_file(cli, sandbox, workdir, tmp_path) -> None:
