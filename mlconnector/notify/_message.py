@@ -86,8 +86,9 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def webhook_body(notice: Notice) -> dict[str, Any]:
-    """One JSON body for Slack and Microsoft Teams incoming webhooks.
+def webhook_body(notice: Notice, fmt: str = "both") -> dict[str, Any]:
+    """One JSON body for Slack and Microsoft Teams incoming webhooks (``fmt`` "both"), or only
+    Slack's ``text`` ("slack") or only Teams' card envelope ("teams").
 
     - Slack incoming webhooks post the top-level ``text`` (docs.slack.dev, "Incoming webhooks":
       ``{"text": "Hello, World!"}``) and ignore top-level keys they do not know (a body with an
@@ -117,8 +118,8 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
         "body": blocks,
         "msteams": {"width": "Full"},
     }
-    return {
-        "text": _slack_escape(f"*{notice.title}*\n\n{notice.text}"),
+    slack = {"text": _slack_escape(f"*{notice.title}*\n\n{notice.text}")}
+    teams = {
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
@@ -127,6 +128,7 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "fallback": _slack_escape(notice.title),
         }],
     }
+    return {"slack": slack, "teams": teams}.get(fmt) or {**slack, **teams}
 
 
 # --- the e-mail -------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class _Retry(Exception):
 def send_webhook(settings: WebhookSettings, notice: Notice, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
     """POST the notice; retry connection errors, 5xx and 429 twice with a short backoff."""
-    body = webhook_body(notice)
+    body = webhook_body(notice, settings.format)
     with build_client(timeout=settings.timeout, ca_bundle=settings.ca_bundle) as client:
         for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
             try:

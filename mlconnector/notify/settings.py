@@ -20,6 +20,9 @@ CREDENTIAL_SYSTEM = "notify"
 CREDENTIAL_FIELDS = ("smtp_password",)
 
 SECURITY = ("starttls", "ssl", "none")
+# What the webhook body carries: both (one body Slack and Teams accept), or only one service's part,
+# for a service that turns out to dislike the other's (not verified against the live services).
+WEBHOOK_FORMATS = ("both", "slack", "teams")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 # One mailbox, no display name: nothing that could carry a second header line or a second address.
@@ -32,9 +35,11 @@ class WebhookSettings:
     url: str  # a secret (it carries the webhook's token): registered with mlconnector.redact when loaded
     timeout: float = 10.0
     ca_bundle: Path | None = None
+    format: str = "both"
 
     def __repr__(self) -> str:  # the URL carries the webhook's token
-        return f"WebhookSettings(url='****', timeout={self.timeout!r}, ca_bundle={self.ca_bundle!r})"
+        return (f"WebhookSettings(url='****', timeout={self.timeout!r}, ca_bundle={self.ca_bundle!r}, "
+                f"format={self.format!r})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +101,12 @@ def smtp_host(value: str, ctx: CheckContext) -> str:
     return value
 
 
+def webhook_format(value: str, ctx: CheckContext) -> str:
+    if value not in WEBHOOK_FORMATS:
+        raise Invalid("must be one of " + ", ".join(WEBHOOK_FORMATS))
+    return value
+
+
 def security(value: str, ctx: CheckContext) -> str:
     if value not in SECURITY:
         raise Invalid("must be one of " + ", ".join(SECURITY))
@@ -120,6 +131,7 @@ WEBHOOK_SCHEMA: dict[str, Field] = {
     "url": Field(str, check=webhook_url),
     "timeout": Field(float, 10.0, check=in_range(high=120, above=0)),
     "ca_bundle": Field(str, None, nullable=True, check=existing_file),
+    "format": Field(str, "both", check=webhook_format),
 }
 
 # `to` (one address or a list) is read by the loader itself: a Field holds a scalar only.

@@ -54,7 +54,7 @@ def write(tmp_path: Path):
 def test_defaults_and_a_single_address(write) -> None:
     config = load_config(write(BASE))
     assert config.notify.webhook == WebhookSettings(url=f"https://hooks.slack.com/services/{TOKEN}", timeout=10.0,
-                                                    ca_bundle=None)
+                                                    ca_bundle=None, format="both")
     assert config.notify.email == EmailSettings(host="smtp.example.com", port=587, security="starttls",
                                                 username=None, sender="mlconnector@example.com",
                                                 to=("ap-team@example.com",), timeout=10.0, ca_bundle=None)
@@ -161,6 +161,8 @@ BAD = [
      "missing required key 'from'"),
     ("missing-host", edit(HOST, ""), 9, "notify.email.host", "missing required key 'host'"),
     ("bad-host", edit(HOST, "    host: smtp example com\n"), 10, "notify.email.host", "host name or IP address"),
+    ("bad-webhook-format", edit(URL, URL + "    format: discord\n"), 9, "notify.webhook.format",
+     "must be one of both, slack, teams"),
     ("bad-security", edit(HOST, HOST + "    security: tls\n"), 11, "notify.email.security",
      "must be one of starttls, ssl, none"),
     ("plain-to-remote", edit(HOST, HOST + "    security: none\n"), 11, "notify.email.security",

@@ -285,6 +285,15 @@ def test_the_webhook_body_is_slack_text_with_a_teams_adaptive_card(both, webhook
     assert len(post.body) < 28_000  # Teams' message size limit
 
 
+@pytest.mark.parametrize("fmt, keys", [("slack", {"text"}), ("teams", {"type", "attachments"})])
+def test_the_webhook_body_can_carry_one_service_part_only(fmt, keys) -> None:
+    from mlconnector.notify._message import Notice, webhook_body
+
+    notice = Notice("[mlconnector] title", ("a paragraph",))
+    assert set(webhook_body(notice, fmt)) == keys
+    assert set(webhook_body(notice)) == {"text", "type", "attachments"}
+
+
 def test_the_mail_is_plain_utf8_with_message_id_and_date_over_starttls_with_login(both, smtp) -> None:
     quarantine(both, "CAFÉ-01")
     notify_run(both, PAIR, exit_code=1, run_id=1, error=None)
