@@ -139,7 +139,7 @@ def run_summary(*, command: str, pair: str, exit_code: int, seconds: float, run_
         words.append("dry_run=true")
     message = f"{command} summary: " + " ".join(words)
     if error:
-        message += f" error={json.dumps(error.splitlines()[0] if error else '', ensure_ascii=False)}"
+        message += f" error={json.dumps(error.splitlines()[0], ensure_ascii=False)}"
     fields = {"event": "run_summary", "command": command, "pair": pair, "run_id": run_id, "exit_code": exit_code,
               "counts": counts, "seconds": round(seconds, 3), "dry_run": dry_run, "error": error}
     level = logging.INFO if exit_code == 0 else logging.WARNING if exit_code == 1 else logging.ERROR

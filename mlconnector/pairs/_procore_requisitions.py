@@ -47,16 +47,15 @@ def any_open_period(periods: list[dict]) -> bool | None:
 
 class RequisitionTarget(Target):
     batch_size = 1
+    stream = "po_invoices"  # the stream whose records this target writes (for `replay` hints)
 
     def __init__(self, client: ProcoreClient, *, origin_prefix: str, line_origin_prefix: str,
-                 directory: ProjectDirectory | None = None, stream: str = "po_invoices") -> None:
+                 directory: ProjectDirectory) -> None:
         self.client = client
         self.origin_prefix = origin_prefix
         # Commitment lines are "<PO origin_id>:<line>"; the PO origin_id is this prefix + PO number.
         self.line_origin_prefix = line_origin_prefix
-        # Project numbers and names for messages; read only when a message needs one.
-        self.directory = directory or ProjectDirectory(client)
-        self.stream = stream  # the stream whose records this target writes (for `replay` hints)
+        self.directory = directory  # project numbers and names for messages, shared with the PO stream
         # Project id -> an open billing period (True), none (False), cannot tell (None). The
         # instance lives for one run, so each project's periods are read once per run.
         self._open_period: dict[int, bool | None] = {}
