@@ -133,3 +133,10 @@ def test_a_terminal_shows_live_counts_while_a_sync_runs(cli, workdir, sandbox) -
     sandbox.sage300.set_fault_plan(None)
     piped = cli("sync", PAIR)
     assert "sync sage300-procore vendors:" not in piped.output
+
+
+@pytest.mark.parametrize("option, value, says", [("--log-format", "xml", "unknown log format 'xml'; use text or json"),
+                                                ("--log-level", "loud", "unknown log level 'loud'")])
+def test_unknown_log_format_or_level_is_a_usage_error(run_cli, option, value, says) -> None:
+    result = run_cli(option, value, "status")
+    assert result.code == 2 and says in result.stderr
